@@ -1,0 +1,234 @@
+"""The Parquet lake: the one module that knows every table's path, partitioning and write protocol.
+
+Layout (Hive-style directories; partition values URI-encoded, e.g. ``symbol=VIRTUAL%2FUSDT``)::
+
+    <lake>/messages/platform=<p>/chat_id=<c>/month=<YYYY-MM>/part-<uuid>.parquet
+    <lake>/scores/platform=<p>/part-<uuid>.parquet
+    <lake>/prices/exchange=<e>/symbol=<s>/timeframe=<tf>/part-<uuid>.parquet
+    <lake>/weekly/symbol=<s>/data.parquet            (derived; replaced as a whole)
+    <lake>/.keys/pseudonym.key                       (HMAC key; never a Parquet file)
+
+Partition columns live in the directory names, not inside the files (the Hive convention every engine reads).
+Writes are serialised by an exclusive lock on ``<lake>/.lock``; every file appears atomically (written to a hidden
+temporary name, fsynced, renamed), so a crash leaves only whole files, and appends skip rows whose key is already
+stored, so re-running any step adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from sentiment import schemas
+from sentiment.errors import LakeError
+
+__all__ = ["PARTITIONS", "Lake"]
+
+# Partition columns per table, outermost first. "month" is derived from ts and is not a schema column.
+PARTITIONS: dict[str, tuple[str, ...]] = {
+    "messages": ("platform", "chat_id", "month"),
+    "scores": ("platform",),
+    "prices": ("exchange", "symbol", "timeframe"),
+    "weekly": ("symbol",),
+}
+REPLACED_TABLES = frozenset({"weekly"})
+_DUCK_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.float64(): "DOUBLE",
+    pa.int64(): "BIGINT",
+    pa.int32(): "INTEGER",
+    pa.bool_(): "BOOLEAN",
+    schemas.UTC_TS: "TIMESTAMPTZ",
+}
+
+
+class Lake:
+    """A lake rooted at a local folder. Cheap to build; holds no open handles."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # ---- paths -------------------------------------------------------------------------------------------
+    def table_dir(self, table: str) -> Path:
+        if table not in schemas.TABLES:
+            raise LakeError(self.root / table, f"unknown table (known: {', '.join(schemas.TABLES)})")
+        return self.root / table
+
+    @property
+    def key_path(self) -> Path:
+        return self.root / ".keys" / "pseudonym.key"
+
+    def files(self, table: str) -> list[Path]:
+        """Committed Parquet files of ``table`` (temporary files are hidden and never listed)."""
+        base = self.table_dir(table)
+        return sorted(base.glob("/".join(["*"] * len(PARTITIONS[table]) + ["*.parquet"])))
+
+    # ---- writes ------------------------------------------------------------------------------------------
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Exclusive lock serialising writers (processes and threads) on this lake."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def append(self, table: str, frame: pd.DataFrame) -> int:
+        """Add the rows of ``frame`` whose key is not stored yet; return how many were written.
+
+        Validates against the declared schema first, so a bad frame writes nothing.
+        """
+        arrow = schemas.conform(frame, table)
+        arrow = _drop_duplicate_keys(arrow, schemas.KEYS[table])
+        if table in REPLACED_TABLES:
+            raise LakeError(self.table_dir(table), "derived table: use replace(), not append()")
+        written = 0
+        with self.write_lock():
+            for values, part in _split_partitions(arrow, table):
+                part_dir = self._partition_dir(table, values)
+                fresh = self._anti_join_stored(table, values, part)
+                if fresh.num_rows:
+                    self._write_file(part_dir / f"part-{uuid.uuid4().hex}.parquet", fresh)
+                    written += fresh.num_rows
+        return written
+
+    def replace(self, table: str, frame: pd.DataFrame) -> int:
+        """Replace every partition present in ``frame`` by its rows (derived tables), atomically per partition."""
+        arrow = schemas.conform(frame, table)
+        arrow = _drop_duplicate_keys(arrow, schemas.KEYS[table])
+        with self.write_lock():
+            for values, part in _split_partitions(arrow, table):
+                self._write_file(self._partition_dir(table, values) / "data.parquet", part)
+        return arrow.num_rows
+
+    def _partition_dir(self, table: str, values: tuple[str, ...]) -> Path:
+        parts = [f"{col}={quote(str(v), safe='')}" for col, v in zip(PARTITIONS[table], values, strict=True)]
+        return self.table_dir(table).joinpath(*parts)
+
+    def _anti_join_stored(self, table: str, values: tuple[str, ...], part: pa.Table) -> pa.Table:
+        """Rows of ``part`` whose key is not stored yet. The scan covers every partition the key pins down."""
+        keys = schemas.KEYS[table]
+        pinned = [c for c in PARTITIONS[table] if c in keys]
+        scope = self._partition_dir_prefix(table, values[: len(pinned)])
+        in_file_keys = [k for k in keys if k not in PARTITIONS[table]]
+        stored_files = sorted(scope.rglob("*.parquet")) if scope.exists() else []
+        if not stored_files:
+            return part
+        stored = pa.concat_tables(
+            [pq.read_table(f, columns=in_file_keys, schema=None) for f in stored_files]
+        ).combine_chunks()
+        stored_keys = set(zip(*(stored.column(k).to_pylist() for k in in_file_keys), strict=True))
+        new_keys = list(zip(*(part.column(k).to_pylist() for k in in_file_keys), strict=True))
+        mask = pa.array([k not in stored_keys for k in new_keys], type=pa.bool_())
+        return part.filter(mask)
+
+    def _partition_dir_prefix(self, table: str, values: tuple[str, ...]) -> Path:
+        parts = [f"{col}={quote(str(v), safe='')}" for col, v in zip(PARTITIONS[table], values, strict=False)]
+        return self.table_dir(table).joinpath(*parts)
+
+    def _write_file(self, target: Path, data: pa.Table) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            pq.write_table(data, tmp, compression="zstd")
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+            dir_fd = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise LakeError(target, f"cannot write: {exc}") from exc
+
+    # ---- reads -------------------------------------------------------------------------------------------
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection (TimeZone UTC) with a view per table, and ``messages`` joined to scores.
+
+        Views: ``messages`` (messages + score columns), ``messages_raw``, ``scores``, ``prices``, ``weekly``.
+        """
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        for table in schemas.TABLES:
+            name = "messages_raw" if table == "messages" else table
+            con.execute(f"CREATE VIEW {name} AS {self._select_sql(table)}")
+        score_cols = [c.name for c in schemas.TABLES["scores"] if c.name not in schemas.KEYS["scores"]]
+        con.execute(
+            "CREATE VIEW messages AS SELECT m.*, "
+            + ", ".join(f"s.{c}" for c in score_cols)
+            + " FROM messages_raw m LEFT JOIN scores s USING (platform, chat_id, message_id)"
+        )
+        return con
+
+    def _select_sql(self, table: str) -> str:
+        cols = schemas.TABLES[table]
+        parts = PARTITIONS[table]
+        files = self.files(table)
+        ordered = [c.name for c in cols] + [p for p in parts if p not in {c.name for c in cols}]
+        if not files:
+            typed = ", ".join(f"NULL::{_DUCK_TYPES[c.type]} AS {c.name}" for c in cols)
+            extra = "".join(f", NULL::VARCHAR AS {p}" for p in parts if p not in {c.name for c in cols})
+            return f"SELECT {typed}{extra} WHERE false"
+        file_list = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+        hive_types = ", ".join(f"'{p}': VARCHAR" for p in parts)
+        return (
+            f"SELECT {', '.join(ordered)} FROM read_parquet([{file_list}], hive_partitioning = true, "
+            f"hive_types = {{{hive_types}}}, union_by_name = true)"
+        )
+
+    def read(self, sql: str) -> pd.DataFrame:
+        """Run ``sql`` over the lake's views and return a DataFrame."""
+        con = self.connect()
+        try:
+            return con.execute(sql).df()
+        except duckdb.Error as exc:
+            raise LakeError(self.root, f"query failed: {exc}") from exc
+        finally:
+            con.close()
+
+    def count(self, table: str) -> int:
+        return int(self.read(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0])
+
+
+def _drop_duplicate_keys(arrow: pa.Table, keys: tuple[str, ...]) -> pa.Table:
+    """Keep the first row of each key within one batch being written."""
+    if arrow.num_rows == 0:
+        return arrow
+    idx = pa.array(range(arrow.num_rows), type=pa.int64())
+    firsts = (
+        arrow.select(list(keys)).append_column("__i", idx).group_by(list(keys), use_threads=False)
+        .aggregate([("__i", "min")]).column("__i_min")
+    )
+    return arrow.take(pc.sort_indices(firsts))
+
+
+def _split_partitions(arrow: pa.Table, table: str) -> Iterator[tuple[tuple[str, ...], pa.Table]]:
+    """Yield (partition values, rows without the partition columns) for each partition present."""
+    parts = PARTITIONS[table]
+    if arrow.num_rows == 0:
+        return
+    derived = arrow
+    if "month" in parts:
+        month = pc.strftime(arrow.column("ts"), format="%Y-%m", locale="C")
+        derived = arrow.append_column("month", month)
+    frame = derived.select(list(parts)).to_pandas()
+    groups = frame.groupby(list(parts), sort=True, dropna=False).indices
+    keep = [n for n in arrow.column_names if n not in parts]
+    for values, rows in groups.items():
+        vals = values if isinstance(values, tuple) else (values,)
+        yield tuple(str(v) for v in vals), arrow.select(keep).take(pa.array(rows))

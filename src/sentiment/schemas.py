@@ -1,0 +1,176 @@
+"""The lake's tables, declared once: column names, Arrow types and one-line meanings (the data dictionary).
+
+Every write goes through :func:`conform`, which orders, casts and checks a DataFrame against its schema.
+``KEYS`` names the columns that identify a row; writes are idempotent on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+
+from sentiment.errors import SchemaMismatchError
+
+__all__ = [
+    "KEYS",
+    "MESSAGE_KINDS",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "Column",
+    "conform",
+    "data_dictionary_markdown",
+    "empty_frame",
+    "schema",
+]
+
+SCHEMA_VERSION = "1"
+
+UTC_TS = pa.timestamp("us", tz="UTC")
+
+MESSAGE_KINDS = ("message", "media", "join", "leave", "remove", "recall", "rename", "system")
+JOIN_METHODS = ("invite", "link", "qr", "self")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    description: str
+    nullable: bool = True
+
+
+_MESSAGES = (
+    Column("platform", pa.string(), "Source app: telegram, wechat, discord, whatsapp, slack, generic.", False),
+    Column("chat_id", pa.string(), "Conversation id from the export (or a hash of its name when it has none).", False),
+    Column("chat_name", pa.string(), "Conversation title from the export."),
+    Column("message_id", pa.string(), "Record id within the chat; a content hash (h:...) where the export has none.",
+           False),
+    Column("ts", UTC_TS, "When the record was sent, UTC.", False),
+    Column("author_id", pa.string(), "Keyed HMAC-SHA256 pseudonym of the sender (null for system records)."),
+    Column("author_name", pa.string(), "Display name; null unless ingested with --keep-names."),
+    Column("kind", pa.string(), "message | media | join | leave | remove | recall | rename | system.", False),
+    Column("join_method", pa.string(), "For kind=join: invite | link | qr | self."),
+    Column("inviter_id", pa.string(), "For kind=join: pseudonym of whoever invited or shared the link/QR code."),
+    Column("media_type", pa.string(), "For kind=media: sticker | image | voice | video | file | animation | ..."),
+    Column("text", pa.string(), "Message text (plain), or the system text for events."),
+    Column("reply_to", pa.string(), "message_id this record replies to, where the export has it."),
+    Column("is_forward", pa.bool_(), "True when the export marks the record as forwarded."),
+    Column("reactions", pa.int32(), "Total reactions on the record, where the export has them."),
+    Column("edited", pa.bool_(), "True when the export marks the record as edited."),
+    Column("source_file", pa.string(), "Name of the export file the record came from."),
+    Column("source_record", pa.int64(), "1-based line (text formats) or record number (JSON) in that file."),
+    Column("ingested_at", UTC_TS, "When the record was first written to the lake, UTC."),
+)
+
+_SCORES = (
+    Column("platform", pa.string(), "Key of the scored message.", False),
+    Column("chat_id", pa.string(), "Key of the scored message.", False),
+    Column("message_id", pa.string(), "Key of the scored message.", False),
+    Column("compound", pa.float64(), "Normalised sentiment in [-1, 1]; null when unscored."),
+    Column("pos", pa.float64(), "Positive share of the text; null when unscored."),
+    Column("neu", pa.float64(), "Neutral share of the text; null when unscored."),
+    Column("neg", pa.float64(), "Negative share of the text; null when unscored."),
+    Column("label", pa.string(), "bullish (compound >= 0.05) | bearish (<= -0.05) | neutral | unscored.", False),
+    Column("lang", pa.string(), "Detected script/language: en, zh, other, none.", False),
+    Column("scorer", pa.string(), "Name of the scorer that produced the row.", False),
+    Column("scorer_version", pa.string(), "Version of that scorer; rows of older versions are rescored.", False),
+    Column("scored_at", UTC_TS, "When the row was scored, UTC."),
+)
+
+_PRICES = (
+    Column("exchange", pa.string(), "ccxt exchange id (or the name given to import-prices).", False),
+    Column("symbol", pa.string(), "Unified symbol, e.g. VIRTUAL/USDT.", False),
+    Column("timeframe", pa.string(), "Candle length: 1d, 4h, 1h, ...", False),
+    Column("ts", UTC_TS, "Candle open time, UTC.", False),
+    Column("open", pa.float64(), "First trade price in the candle.", False),
+    Column("high", pa.float64(), "Highest trade price.", False),
+    Column("low", pa.float64(), "Lowest trade price.", False),
+    Column("close", pa.float64(), "Last trade price.", False),
+    Column("volume", pa.float64(), "Traded base-currency volume.", False),
+    Column("fetched_at", UTC_TS, "When the candle was fetched, UTC."),
+)
+
+_WEEKLY = (
+    Column("symbol", pa.string(), "Token symbol the price columns refer to.", False),
+    Column("scope", pa.string(), "'all' for the whole community, else platform:chat_id.", False),
+    Column("week_start", UTC_TS, "Start of the week (Monday 00:00 UTC by default), UTC.", False),
+    Column("messages", pa.int64(), "User messages and media posted in the week."),
+    Column("active_authors", pa.int64(), "Distinct authors who posted in the week."),
+    Column("messages_per_author", pa.float64(), "messages / active_authors."),
+    Column("new_authors", pa.int64(), "Authors posting for the first time in the data."),
+    Column("joins", pa.int64(), "Join events in the week."),
+    Column("joins_invite", pa.int64(), "Joins by invitation."),
+    Column("joins_link", pa.int64(), "Joins through an invite link."),
+    Column("joins_qr", pa.int64(), "Joins by scanning a QR code."),
+    Column("leaves", pa.int64(), "Leave and removal events."),
+    Column("mean_compound", pa.float64(), "Mean compound score of scored messages."),
+    Column("bullish_share", pa.float64(), "Share of scored messages labelled bullish."),
+    Column("bearish_share", pa.float64(), "Share of scored messages labelled bearish."),
+    Column("close", pa.float64(), "Close of the last daily candle in the week."),
+    Column("log_return", pa.float64(), "log(close / previous week's close)."),
+    Column("next_log_return", pa.float64(), "The following week's log_return (the prediction target)."),
+    Column("volatility", pa.float64(), "Standard deviation of daily log returns in the week."),
+    Column("volume", pa.float64(), "Sum of daily base volume."),
+    Column("excess_log_return", pa.float64(), "log_return minus the market factor's (BTC/USDT) log_return."),
+)
+
+TABLES: dict[str, tuple[Column, ...]] = {
+    "messages": _MESSAGES,
+    "scores": _SCORES,
+    "prices": _PRICES,
+    "weekly": _WEEKLY,
+}
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "messages": ("platform", "chat_id", "message_id"),
+    "scores": ("platform", "chat_id", "message_id"),
+    "prices": ("exchange", "symbol", "timeframe", "ts"),
+    "weekly": ("symbol", "scope", "week_start"),
+}
+
+
+def schema(table: str) -> pa.Schema:
+    """The Arrow schema of ``table``, with descriptions and the schema version as metadata."""
+    cols = TABLES[table]
+    fields = [
+        pa.field(c.name, c.type, nullable=c.nullable, metadata={"description": c.description}) for c in cols
+    ]
+    return pa.schema(fields, metadata={"sentiment.table": table, "sentiment.schema_version": SCHEMA_VERSION})
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """A zero-row DataFrame with ``table``'s columns and dtypes."""
+    return schema(table).empty_table().to_pandas()
+
+
+def conform(frame: pd.DataFrame, table: str) -> pa.Table:
+    """Order, cast and check ``frame`` against ``table``'s schema; raise SchemaMismatchError on any misfit."""
+    target = schema(table)
+    missing = [n for n in target.names if n not in frame.columns]
+    extra = [c for c in frame.columns if c not in target.names]
+    if missing or extra:
+        raise SchemaMismatchError(table, f"columns missing {missing}, unexpected {extra}")
+    loose = pa.schema([f.with_nullable(True) for f in target.remove_metadata()])
+    try:
+        arrow = pa.Table.from_pandas(frame[list(target.names)], preserve_index=False).cast(loose)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError) as exc:
+        raise SchemaMismatchError(table, f"cannot cast to the declared schema: {exc}") from exc
+    for col in TABLES[table]:
+        if not col.nullable and arrow.column(col.name).null_count:
+            raise SchemaMismatchError(table, f"column {col.name!r} has nulls but is declared not null")
+    return pa.Table.from_arrays(arrow.columns, schema=target)
+    return arrow
+
+
+def data_dictionary_markdown() -> str:
+    """The data dictionary as Markdown tables, generated from the declarations above (README embeds it)."""
+    out: list[str] = []
+    for name, cols in TABLES.items():
+        out.append(f"### `{name}` (key: {', '.join(KEYS[name])})\n")
+        out.append("| column | type | null | meaning |\n|---|---|---|---|")
+        for c in cols:
+            out.append(f"| `{c.name}` | {c.type} | {'yes' if c.nullable else 'no'} | {c.description} |")
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,111 @@
+"""The one typed home of configuration: defaults < sentiment.toml < SENTIMENT_* env vars < CLI flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+
+from sentiment.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+DEFAULT_CONFIG = Path("sentiment.toml")
+
+
+class Settings(BaseSettings):
+    """Everything a run needs to know. Build it with :func:`load_settings`; pass it down, never store it globally."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTIMENT_", extra="forbid", frozen=True)
+
+    lake: Path = Field(Path("data/lake"), description="Root of the Parquet lake.")
+    reports: Path = Field(Path("reports"), description="Where reports are written.")
+    chats: Annotated[tuple[Path, ...], NoDecode] = Field((), description="Chat export files (or folders of them) to ingest.")
+    platform: str = Field("auto", description="Chat export format, or auto to detect from the content.")
+    tz: str | None = Field(None, description="IANA zone of exports that only carry local wall time.")
+    keep_names: bool = Field(False, description="Store display names in the lake (off: pseudonyms only).")
+    exchange: str = Field("gate", description="ccxt exchange id.")
+    symbols: Annotated[tuple[str, ...], NoDecode] = Field(("VIRTUAL/USDT",), description="Token symbols to report on.")
+    market_symbol: str = Field("BTC/USDT", description="Market factor for excess returns.")
+    timeframe: str = Field("1d", description="Candle timeframe fetched for weekly bars.")
+    since: date = Field(date(2024, 1, 1), description="First day of price history to fetch.")
+    until: date | None = Field(None, description="Last day of price history (default: now).")
+    api_url: str | None = Field(None, description="Replace scheme+host of the exchange's API URLs (replay server).")
+    week_starts_on: Literal["monday", "sunday"] = Field("monday", description="Week anchor, 00:00 UTC.")
+    min_weeks: int = Field(26, ge=4, description="Below this many weeks nothing is called significant.")
+    max_lag: int = Field(4, ge=1, le=12, description="Lead-lag correlations at lags -max_lag..+max_lag weeks.")
+    n_boot: int = Field(2000, ge=100, description="Bootstrap resamples for confidence intervals.")
+    alpha: float = Field(0.05, gt=0, lt=1, description="False discovery rate for Benjamini-Hochberg.")
+    seed: int = Field(0, description="Seed of every random draw in the analysis.")
+
+    @field_validator("symbols", "chats", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(s.strip() for s in value.split(",") if s.strip())
+        return value
+
+    @property
+    def all_symbols(self) -> tuple[str, ...]:
+        """The report symbols plus the market factor, each once, in order."""
+        return tuple(dict.fromkeys((*self.symbols, self.market_symbol)))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("SENTIMENT_CONFIG", str(DEFAULT_CONFIG))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from an optional TOML file, the environment and explicit overrides (None = not given).
+
+    Raises ConfigError naming the offending setting.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None and v != ()}
+    previous = os.environ.get("SENTIMENT_CONFIG")
+    try:
+        if config is not None:
+            if not config.is_file():
+                raise ConfigError(f"config file {config} does not exist")
+            os.environ["SENTIMENT_CONFIG"] = str(config)
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(f"invalid setting {where}: {first['msg']}") from exc
+    except (SettingsError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
+        raise ConfigError(f"cannot read config: {exc}") from exc
+    finally:
+        if config is not None:
+            _restore_env("SENTIMENT_CONFIG", previous)
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def settings_table(settings: Settings) -> Mapping[str, Any]:
+    """Settings as plain JSON-able values (for logs and the report)."""
+    return settings.model_dump(mode="json")
