@@ -43,3 +43,15 @@ def shared_samples() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/samples not present")
     return path
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    """tests/fixtures: the project's own hand-written files in exact real formats."""
+    return FIXTURES
+
+
+@pytest.fixture
+def sample_dir() -> Path:
+    """data/sample: the bundled synthetic sample."""
+    return SAMPLE

@@ -10,8 +10,15 @@ from sentiment.scoring import VaderScorer, detect_lang, label_for, score_message
 
 @pytest.mark.parametrize(
     ("text", "lang"),
-    [("VIRTUAL looks strong", "en"), ("要涨了", "zh"), ("gm 涨", "zh"), ("", "none"), ("привет всем", "other"),
-     ("🚀🚀", "en"), (None, "none")],
+    [
+        ("VIRTUAL looks strong", "en"),
+        ("要涨了", "zh"),
+        ("gm 涨", "zh"),
+        ("", "none"),
+        ("привет всем", "other"),
+        ("🚀🚀", "en"),
+        (None, "none"),
+    ],
 )
 def test_detect_lang(text: str | None, lang: str) -> None:
     """It routes by script: any Han character is Chinese, Latin words English."""

@@ -197,7 +197,8 @@ class Lake:
         try:
             return con.execute(sql).df()
         except duckdb.Error as exc:
-            raise LakeError(self.root, f"query failed: {exc}") from exc
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise LakeError(self.root, f"query failed: {first}") from exc
         finally:
             con.close()
 
@@ -211,8 +212,11 @@ def _drop_duplicate_keys(arrow: pa.Table, keys: tuple[str, ...]) -> pa.Table:
         return arrow
     idx = pa.array(range(arrow.num_rows), type=pa.int64())
     firsts = (
-        arrow.select(list(keys)).append_column("__i", idx).group_by(list(keys), use_threads=False)
-        .aggregate([("__i", "min")]).column("__i_min")
+        arrow.select(list(keys))
+        .append_column("__i", idx)
+        .group_by(list(keys), use_threads=False)
+        .aggregate([("__i", "min")])
+        .column("__i_min")
     )
     return arrow.take(pc.sort_indices(firsts))
 

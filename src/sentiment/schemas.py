@@ -42,18 +42,33 @@ class Column:
 
 
 _MESSAGES = (
-    Column("platform", pa.string(), "Source app: telegram, wechat, discord, whatsapp, slack, generic.", False),
-    Column("chat_id", pa.string(), "Conversation id from the export (or a hash of its name when it has none).", False),
+    Column(
+        "platform", pa.string(), "Source app: telegram, wechat, discord, whatsapp, slack, generic.", False
+    ),
+    Column(
+        "chat_id",
+        pa.string(),
+        "Conversation id from the export (or a hash of its name when it has none).",
+        False,
+    ),
     Column("chat_name", pa.string(), "Conversation title from the export."),
-    Column("message_id", pa.string(), "Record id within the chat; a content hash (h:...) where the export has none.",
-           False),
+    Column(
+        "message_id",
+        pa.string(),
+        "Record id within the chat; a content hash (h:...) where the export has none.",
+        False,
+    ),
     Column("ts", UTC_TS, "When the record was sent, UTC.", False),
     Column("author_id", pa.string(), "Keyed HMAC-SHA256 pseudonym of the sender (null for system records)."),
     Column("author_name", pa.string(), "Display name; null unless ingested with --keep-names."),
     Column("kind", pa.string(), "message | media | join | leave | remove | recall | rename | system.", False),
     Column("join_method", pa.string(), "For kind=join: invite | link | qr | self."),
-    Column("inviter_id", pa.string(), "For kind=join: pseudonym of whoever invited or shared the link/QR code."),
-    Column("media_type", pa.string(), "For kind=media: sticker | image | voice | video | file | animation | ..."),
+    Column(
+        "inviter_id", pa.string(), "For kind=join: pseudonym of whoever invited or shared the link/QR code."
+    ),
+    Column(
+        "media_type", pa.string(), "For kind=media: sticker | image | voice | video | file | animation | ..."
+    ),
     Column("text", pa.string(), "Message text (plain), or the system text for events."),
     Column("reply_to", pa.string(), "message_id this record replies to, where the export has it."),
     Column("is_forward", pa.bool_(), "True when the export marks the record as forwarded."),
@@ -72,10 +87,14 @@ _SCORES = (
     Column("pos", pa.float64(), "Positive share of the text; null when unscored."),
     Column("neu", pa.float64(), "Neutral share of the text; null when unscored."),
     Column("neg", pa.float64(), "Negative share of the text; null when unscored."),
-    Column("label", pa.string(), "bullish (compound >= 0.05) | bearish (<= -0.05) | neutral | unscored.", False),
+    Column(
+        "label", pa.string(), "bullish (compound >= 0.05) | bearish (<= -0.05) | neutral | unscored.", False
+    ),
     Column("lang", pa.string(), "Detected script/language: en, zh, other, none.", False),
     Column("scorer", pa.string(), "Name of the scorer that produced the row.", False),
-    Column("scorer_version", pa.string(), "Version of that scorer; rows of older versions are rescored.", False),
+    Column(
+        "scorer_version", pa.string(), "Version of that scorer; rows of older versions are rescored.", False
+    ),
     Column("scored_at", UTC_TS, "When the row was scored, UTC."),
 )
 
@@ -108,6 +127,9 @@ _WEEKLY = (
     Column("mean_compound", pa.float64(), "Mean compound score of scored messages."),
     Column("bullish_share", pa.float64(), "Share of scored messages labelled bullish."),
     Column("bearish_share", pa.float64(), "Share of scored messages labelled bearish."),
+    Column(
+        "n_days", pa.int64(), "Daily candles present in the week (7 when complete; gaps are never filled)."
+    ),
     Column("close", pa.float64(), "Close of the last daily candle in the week."),
     Column("log_return", pa.float64(), "log(close / previous week's close)."),
     Column("next_log_return", pa.float64(), "The following week's log_return (the prediction target)."),

@@ -60,7 +60,14 @@ class VaderScorer:
     def score_one(self, text: str) -> dict[str, object]:
         lang = detect_lang(text)
         if lang != "en":
-            return {"compound": None, "pos": None, "neu": None, "neg": None, "label": "unscored", "lang": lang}
+            return {
+                "compound": None,
+                "pos": None,
+                "neu": None,
+                "neg": None,
+                "label": "unscored",
+                "lang": lang,
+            }
         s = self._analyzer.polarity_scores(text)
         return {
             "compound": s["compound"],

@@ -32,20 +32,28 @@ class Settings(BaseSettings):
 
     lake: Path = Field(Path("data/lake"), description="Root of the Parquet lake.")
     reports: Path = Field(Path("reports"), description="Where reports are written.")
-    chats: Annotated[tuple[Path, ...], NoDecode] = Field((), description="Chat export files (or folders of them) to ingest.")
+    chats: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (), description="Chat export files (or folders of them) to ingest."
+    )
     platform: str = Field("auto", description="Chat export format, or auto to detect from the content.")
     tz: str | None = Field(None, description="IANA zone of exports that only carry local wall time.")
     keep_names: bool = Field(False, description="Store display names in the lake (off: pseudonyms only).")
     exchange: str = Field("gate", description="ccxt exchange id.")
-    symbols: Annotated[tuple[str, ...], NoDecode] = Field(("VIRTUAL/USDT",), description="Token symbols to report on.")
+    symbols: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("VIRTUAL/USDT",), description="Token symbols to report on."
+    )
     market_symbol: str = Field("BTC/USDT", description="Market factor for excess returns.")
     timeframe: str = Field("1d", description="Candle timeframe fetched for weekly bars.")
     since: date = Field(date(2024, 1, 1), description="First day of price history to fetch.")
     until: date | None = Field(None, description="Last day of price history (default: now).")
-    api_url: str | None = Field(None, description="Replace scheme+host of the exchange's API URLs (replay server).")
+    api_url: str | None = Field(
+        None, description="Replace scheme+host of the exchange's API URLs (replay server)."
+    )
     week_starts_on: Literal["monday", "sunday"] = Field("monday", description="Week anchor, 00:00 UTC.")
     min_weeks: int = Field(26, ge=4, description="Below this many weeks nothing is called significant.")
-    max_lag: int = Field(4, ge=1, le=12, description="Lead-lag correlations at lags -max_lag..+max_lag weeks.")
+    max_lag: int = Field(
+        4, ge=1, le=12, description="Lead-lag correlations at lags -max_lag..+max_lag weeks."
+    )
     n_boot: int = Field(2000, ge=100, description="Bootstrap resamples for confidence intervals.")
     alpha: float = Field(0.05, gt=0, lt=1, description="False discovery rate for Benjamini-Hochberg.")
     seed: int = Field(0, description="Seed of every random draw in the analysis.")

@@ -1,0 +1,74 @@
+"""The raw chat-record frame every chat reader returns, and the decoding helpers the readers share."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sentiment.errors import EncodingError
+
+__all__ = ["RAW_COLUMNS", "decode_error", "name_chat_id", "raw_frame"]
+
+RAW_COLUMNS: tuple[str, ...] = (
+    "platform",
+    "chat_id",
+    "chat_name",
+    "message_id",
+    "ts",
+    "author_key",
+    "author_name",
+    "kind",
+    "join_method",
+    "inviter_key",
+    "media_type",
+    "text",
+    "reply_to",
+    "is_forward",
+    "reactions",
+    "edited",
+    "source_file",
+    "source_record",
+)
+
+_DEFAULTS: dict[str, Any] = {"is_forward": False, "edited": False}
+_STRINGS = [c for c in RAW_COLUMNS if c not in ("ts", "is_forward", "reactions", "edited", "source_record")]
+
+
+def raw_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The raw frame of row dicts whose ``ts`` is unix seconds; absent keys are null (flags False)."""
+    frame = pd.DataFrame.from_records(list(rows), columns=list(RAW_COLUMNS))
+    # Typed even when all-null, so frames from different exports concatenate cleanly.
+    frame[_STRINGS] = frame[_STRINGS].astype("str")
+    for col, default in _DEFAULTS.items():
+        frame[col] = frame[col].astype("boolean").fillna(default).astype(bool)
+    frame["ts"] = pd.to_datetime(frame["ts"].astype("int64"), unit="s", utc=True).astype(
+        "datetime64[us, UTC]"
+    )
+    frame["reactions"] = frame["reactions"].astype("Int32")
+    frame["source_record"] = frame["source_record"].astype("int64")
+    return frame
+
+
+def name_chat_id(name: str) -> str:
+    """A stable chat id for exports that carry none: a short hash of the chat's name."""
+    return "h:" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+
+
+def decode_error(path: Path, data: bytes, offset: int, expected: str) -> EncodingError:
+    """An EncodingError naming the line of byte ``offset`` and, where it helps, the likely encoding."""
+    line = data.count(b"\n", 0, offset) + 1
+    hint = ""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        hint = "; the file starts with a UTF-16 byte-order mark — re-save it as UTF-8"
+    else:
+        try:
+            data.decode("gb18030")
+        except UnicodeDecodeError:
+            pass
+        else:
+            hint = "; the bytes decode as GB18030/GBK — convert with `iconv -f GB18030 -t UTF-8`"
+    return EncodingError(path, f"invalid {expected} at byte {offset}{hint}", line=line)

@@ -1,0 +1,80 @@
+"""Pseudonymise raw chat records into the lake's messages table with a keyed HMAC held in a local key file."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+import pandas as pd
+
+from sentiment import schemas
+from sentiment.chats.records import RAW_COLUMNS
+from sentiment.errors import ConfigError, SchemaMismatchError
+
+__all__ = ["KEY_BYTES", "load_or_create_key", "pseudonym", "to_messages"]
+
+KEY_BYTES = 32
+# Texts of these kinds are kept without --keep-names; event texts name people ("X" invited "Y" ...).
+_TEXT_KINDS = ("message", "media", "rename")
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The 32-byte pseudonymisation key at ``path``, created (mode 0600) on first use and never replaced."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(KEY_BYTES))
+            # link() publishes the complete file atomically and fails if a concurrent run got there first.
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    key = path.read_bytes()
+    if len(key) != KEY_BYTES:
+        raise ConfigError(
+            f"{path}: pseudonymisation key must be {KEY_BYTES} bytes, found {len(key)}; "
+            "restore the original key file (a new key would change every author_id)"
+        )
+    return key
+
+
+def pseudonym(key: bytes, platform: str, raw: str) -> str:
+    """The stable pseudonym of identity ``raw`` on ``platform``: HMAC-SHA256, hex, first 16 characters."""
+    return hmac.new(key, f"{platform}:{raw}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _pseudonymise(key: bytes, platform: pd.Series, raw: pd.Series) -> pd.Series:
+    # Hash each distinct (platform, identity) once; chats repeat the same few hundred senders.
+    pairs = pd.DataFrame({"platform": platform, "raw": raw}).dropna().drop_duplicates()
+    lookup = {(p, r): pseudonym(key, p, str(r)) for p, r in pairs.itertuples(index=False)}
+    return pd.Series(
+        [lookup.get((p, r)) for p, r in zip(platform, raw, strict=True)], index=raw.index, dtype="object"
+    )
+
+
+def to_messages(
+    raw: pd.DataFrame, key: bytes, *, keep_names: bool, ingested_at: pd.Timestamp
+) -> pd.DataFrame:
+    """The messages frame of ``raw``: ids pseudonymised; names and event texts kept only with keep_names."""
+    missing = [c for c in RAW_COLUMNS if c not in raw.columns]
+    if missing:
+        raise SchemaMismatchError("raw chat records", f"columns missing {missing}")
+    out = raw.loc[:, list(RAW_COLUMNS)].copy()
+    out["author_id"] = _pseudonymise(key, out["platform"], out["author_key"])
+    out["inviter_id"] = _pseudonymise(key, out["platform"], out["inviter_key"])
+    if not keep_names:
+        out["author_name"] = None
+        out["text"] = out["text"].where(out["kind"].isin(_TEXT_KINDS), None)
+    stamp = pd.Timestamp(ingested_at)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    out["ingested_at"] = pd.Series(stamp, index=out.index, dtype="datetime64[us, UTC]")
+    names = [c.name for c in schemas.TABLES["messages"]]
+    return out[names]

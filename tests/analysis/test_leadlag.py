@@ -1,0 +1,127 @@
+"""Tests for sentiment.analysis.leadlag."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sentiment.analysis.leadlag import RELATION_COLUMNS, lead_lag
+from sentiment.errors import AnalysisError
+
+WEEKS = pd.date_range("2023-01-02", periods=104, freq="7D", tz="UTC")
+
+
+def planted(seed: int = 0, n: int = 104, strength: float = 0.7) -> pd.DataFrame:
+    """A weekly frame where buzz of week t drives the return of week t+1 (the community leads by one week)."""
+    rng = np.random.default_rng(seed)
+    buzz = rng.normal(size=n)
+    ret = 0.5 * rng.normal(size=n)
+    ret[1:] += strength * buzz[:-1]
+    return pd.DataFrame({"week_start": WEEKS[:n], "buzz": buzz, "log_return": ret})
+
+
+def row(out: pd.DataFrame, feature: str, lag: int) -> pd.Series:
+    return out[(out["feature"] == feature) & (out["lag_weeks"] == lag)].iloc[0]
+
+
+def test_planted_lead_shows_at_positive_lag_only() -> None:
+    """It finds a feature that leads the price by one week at lag_weeks = +1, not at -1 or 0."""
+    out = lead_lag(planted(), ["buzz"], n_boot=300)
+    assert list(out.columns) == RELATION_COLUMNS
+    assert sorted(out["lag_weeks"]) == list(range(-4, 5))
+    lead = row(out, "buzz", 1)
+    assert lead["significant"]
+    assert lead["estimate"] > 0.5
+    assert lead["ci_low"] < lead["estimate"] < lead["ci_high"]
+    assert lead["ci_low"] > 0
+    assert lead["n"] == 103
+    assert set(out.loc[out["significant"], "lag_weeks"]) == {1}
+
+
+def test_price_leading_community_shows_at_negative_lag() -> None:
+    """It puts a relation where the return of week t drives buzz of week t+1 at lag_weeks = -1."""
+    rng = np.random.default_rng(5)
+    ret = rng.normal(size=104)
+    buzz = 0.5 * rng.normal(size=104)
+    buzz[1:] += 0.7 * ret[:-1]
+    frame = pd.DataFrame({"week_start": WEEKS, "buzz": buzz, "log_return": ret})
+    out = lead_lag(frame, ["buzz"], n_boot=300)
+    assert set(out.loc[out["significant"], "lag_weeks"]) == {-1}
+
+
+def test_pairs_on_calendar_weeks_when_weeks_are_missing() -> None:
+    """It pairs week t with week t+k by date, so a missing week drops pairs instead of shifting them."""
+    frame = planted().drop(index=[50, 51, 52]).sample(frac=1.0, random_state=0)  # holes, and shuffled rows
+    out = lead_lag(frame, ["buzz"], lags=[1], n_boot=300)
+    lead = row(out, "buzz", 1)
+    # 101 weeks left; pairs (t, t+1) need both present: 103 pairs minus the 4 that touch weeks 50-52.
+    assert lead["n"] == 99
+    assert lead["estimate"] > 0.5
+    assert lead["significant"]
+
+
+def test_independent_noise_is_rarely_significant() -> None:
+    """It calls nothing significant on independent noise for most seeds."""
+    clean = 0
+    for seed in range(5):
+        rng = np.random.default_rng(100 + seed)
+        frame = pd.DataFrame(
+            {
+                "week_start": WEEKS,
+                "a": rng.normal(size=104),
+                "b": rng.normal(size=104),
+                "log_return": rng.normal(size=104),
+            }
+        )
+        out = lead_lag(frame, ["a", "b"], n_boot=300, seed=seed)
+        clean += not out["significant"].any()
+    assert clean >= 4
+
+
+def test_min_n_guard() -> None:
+    """It never calls a relation significant when fewer than min_n pairs back it, however small q is."""
+    frame = planted(n=20, strength=3.0)
+    out = lead_lag(frame, ["buzz"], lags=[1], n_boot=300, min_n=26)
+    lead = row(out, "buzz", 1)
+    assert lead["q_value"] < 0.05
+    assert not lead["significant"]
+    out = lead_lag(frame, ["buzz"], lags=[1], n_boot=300, min_n=10)
+    assert row(out, "buzz", 1)["significant"]
+
+
+def test_constant_feature_gives_nan_and_p_one_quietly() -> None:
+    """It reports NaN estimate and interval, p = 1, not significant for a constant feature, warning-free."""
+    frame = planted().assign(flat=3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = lead_lag(frame, ["flat", "buzz"], n_boot=300)
+    flat = out[out["feature"] == "flat"]
+    assert flat["estimate"].isna().all() and flat["ci_low"].isna().all()
+    assert (flat["p_value"] == 1.0).all()
+    assert not flat["significant"].any()
+
+
+def test_q_values_adjust_across_all_rows() -> None:
+    """It computes q over every feature and lag together, so q >= p everywhere."""
+    out = lead_lag(
+        planted().assign(other=np.random.default_rng(9).normal(size=104)), ["buzz", "other"], n_boot=100
+    )
+    assert len(out) == 18
+    assert (out["q_value"] >= out["p_value"] - 1e-15).all()
+
+
+def test_same_seed_same_intervals() -> None:
+    """It is reproducible: the same seed gives the same bootstrap intervals."""
+    a = lead_lag(planted(), ["buzz"], lags=[1], n_boot=200, seed=3)
+    b = lead_lag(planted(), ["buzz"], lags=[1], n_boot=200, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_rejects_repeated_weeks() -> None:
+    """It raises AnalysisError when a week appears twice (several scopes or symbols mixed)."""
+    frame = planted()
+    with pytest.raises(AnalysisError, match="repeated week_start"):
+        lead_lag(pd.concat([frame, frame]), ["buzz"], n_boot=10)

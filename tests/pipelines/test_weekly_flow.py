@@ -1,0 +1,67 @@
+"""End to end: the real Prefect flow on the bundled sample, through real ccxt against the loopback replay server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sentiment.cli import run_cli
+from sentiment.lake import Lake
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+
+pytestmark = pytest.mark.flow
+
+
+def test_demo_end_to_end_twice(
+    tmp_path: Path, prefect_harness: None, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The demo writes a lake DuckDB reads and the three report files; a second run adds no rows."""
+    lake, reports = tmp_path / "lake", tmp_path / "reports"
+    argv = ["--lake", str(lake), "--reports", str(reports), "demo", "--sample", str(SAMPLE)]
+    assert run_cli(argv) == 0, capfd.readouterr().err
+    report = Path(capfd.readouterr().out.strip().splitlines()[-1])
+    assert report.parent == reports and report.name.endswith("_VIRTUAL-USDT")
+    for name in ("report.html", "report.md", "metrics.json"):
+        assert (report / name).stat().st_size > 0
+
+    counts = {t: Lake(lake).count(t) for t in ("messages", "prices", "weekly", "scores")}
+    con = duckdb.connect()
+    glob = str(lake / "messages" / "**" / "*.parquet")
+    platforms = {
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT platform FROM read_parquet('{glob}', hive_partitioning = true)"
+        ).fetchall()
+    }
+    assert platforms == {"telegram", "wechat"}
+    symbols = {
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT symbol FROM read_parquet('{lake}/prices/**/*.parquet', hive_partitioning = true)"
+        ).fetchall()
+    }
+    assert symbols == {"VIRTUAL/USDT", "BTC/USDT"}
+    assert counts["weekly"] >= 40
+
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert "lag_convention" in metrics and metrics["relations"]
+    rel = metrics["relations"][0]
+    assert set(rel) >= {
+        "feature",
+        "lag_weeks",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "q_value",
+        "significant",
+        "n",
+    }
+    assert metrics["prediction"]
+
+    assert run_cli(argv) == 0
+    assert {t: Lake(lake).count(t) for t in counts} == counts

@@ -1,0 +1,16 @@
+"""Fixtures for the prices tests."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from gate_wire import FIXTURES
+
+
+@pytest.fixture
+def gate_root(tmp_path: Path) -> Path:
+    """A writable replay root holding the hand-written fixture currency pairs and candles."""
+    shutil.copytree(FIXTURES / "gate", tmp_path / "gate")
+    return tmp_path

@@ -1,0 +1,136 @@
+"""Tests for sentiment.features."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from sentiment.features import FEATURE_COLUMNS, weekly_community_features
+
+NAN = math.nan
+# platform, chat_id, ts (UTC), author_id, kind, join_method, compound, label
+ROWS = [
+    ("telegram", "c1", "2024-01-01 10:00", "a1", "message", None, 0.5, "bullish"),
+    ("telegram", "c1", "2024-01-02 10:00", "a2", "media", None, NAN, "unscored"),
+    ("telegram", "c1", "2024-01-03 10:00", "a1", "message", None, -0.6, "bearish"),
+    # A scored join notice: it counts as a join, never as a post or as mood.
+    ("telegram", "c1", "2024-01-04 10:00", "a3", "join", "qr", 0.0, "neutral"),
+    ("telegram", "c1", "2024-01-07 23:59", "a4", "join", "link", NAN, "unscored"),  # Sunday: still week 1
+    ("telegram", "c1", "2024-01-08 00:00", "a3", "message", None, 0.0, "neutral"),
+    ("telegram", "c1", "2024-01-09 10:00", "a2", "leave", None, NAN, "unscored"),
+    ("telegram", "c1", "2024-01-22 10:00", "a1", "message", None, 0.2, "bullish"),
+    ("telegram", "c1", "2024-01-22 11:00", None, "system", None, NAN, "unscored"),
+    ("wechat", "w1", "2024-01-08 09:00", "a5", "message", None, 0.9, "bullish"),
+    ("wechat", "w1", "2024-01-08 09:30", "a1", "message", None, 0.01, "neutral"),
+    ("wechat", "w1", "2024-01-09 10:00", "a6", "join", "invite", NAN, "unscored"),
+    ("wechat", "w1", "2024-01-10 10:00", "a6", "remove", None, NAN, "unscored"),
+]
+
+
+def messages() -> pd.DataFrame:
+    frame = pd.DataFrame(
+        ROWS, columns=["platform", "chat_id", "ts", "author_id", "kind", "join_method", "compound", "label"]
+    )
+    frame["ts"] = pd.to_datetime(frame["ts"]).dt.tz_localize("UTC")
+    frame["message_id"] = [str(i) for i in range(len(frame))]
+    frame["lang"] = "en"
+    return frame
+
+
+def week(out: pd.DataFrame, scope: str, day: str) -> dict[str, object]:
+    rows = out[(out["scope"] == scope) & (out["week_start"] == pd.Timestamp(day, tz="UTC"))]
+    assert len(rows) == 1
+    return rows.iloc[0].to_dict()
+
+
+def test_exact_counts_for_the_whole_community() -> None:
+    """It counts posts, authors, newcomers, joins by method, leaves and mood per week for scope all."""
+    out = weekly_community_features(messages())
+    w1 = week(out, "all", "2024-01-01")
+    assert {
+        k: w1[k]
+        for k in (
+            "messages",
+            "active_authors",
+            "new_authors",
+            "joins",
+            "joins_invite",
+            "joins_link",
+            "joins_qr",
+            "leaves",
+        )
+    } == {
+        "messages": 3,
+        "active_authors": 2,
+        "new_authors": 2,
+        "joins": 2,
+        "joins_invite": 0,
+        "joins_link": 1,
+        "joins_qr": 1,
+        "leaves": 0,
+    }
+    assert w1["messages_per_author"] == 1.5
+    assert w1["mean_compound"] == pytest.approx(-0.05)  # the unscored media and the join notice are left out
+    assert (w1["bullish_share"], w1["bearish_share"]) == (0.5, 0.5)
+
+    w2 = week(out, "all", "2024-01-08")
+    # a1 posts again (in another chat): active, but not new to the community.
+    assert (w2["messages"], w2["active_authors"], w2["new_authors"]) == (3, 3, 2)
+    assert (w2["joins"], w2["joins_invite"], w2["leaves"]) == (1, 1, 2)  # leave + remove
+    assert w2["mean_compound"] == pytest.approx(0.91 / 3)
+    assert w2["bullish_share"] == pytest.approx(1 / 3)
+    assert w2["bearish_share"] == 0.0
+
+    w4 = week(out, "all", "2024-01-22")
+    assert (w4["messages"], w4["active_authors"], w4["new_authors"]) == (1, 1, 0)  # the system row is no post
+
+
+def test_quiet_weeks_are_filled_with_zeros_and_nan_mood() -> None:
+    """It includes weeks with no activity between the first and last week, with zero counts and NaN mood."""
+    out = weekly_community_features(messages())
+    assert list(out.loc[out["scope"] == "all", "week_start"].dt.strftime("%Y-%m-%d")) == [
+        "2024-01-01",
+        "2024-01-08",
+        "2024-01-15",
+        "2024-01-22",
+    ]
+    quiet = week(out, "all", "2024-01-15")
+    counts = [c for c in FEATURE_COLUMNS if c not in ("mean_compound", "bullish_share", "bearish_share")]
+    assert all(quiet[c] == 0 for c in counts)
+    assert all(math.isnan(quiet[c]) for c in ("mean_compound", "bullish_share", "bearish_share"))
+
+
+def test_per_chat_scopes() -> None:
+    """It adds one scope per platform:chat_id, with new authors counted within that chat."""
+    out = weekly_community_features(messages())
+    assert out.groupby("scope").size().to_dict() == {"all": 4, "telegram:c1": 4, "wechat:w1": 1}
+    tg = week(out, "telegram:c1", "2024-01-08")
+    assert (tg["messages"], tg["active_authors"], tg["new_authors"], tg["leaves"]) == (1, 1, 1, 1)
+    wx = week(out, "wechat:w1", "2024-01-08")
+    # a1 is new to this chat although the community has seen it before.
+    assert (wx["messages"], wx["new_authors"], wx["joins_invite"], wx["leaves"]) == (2, 2, 1, 1)
+    assert wx["mean_compound"] == pytest.approx(0.455)
+
+
+def test_columns_and_dtypes() -> None:
+    """It returns scope, week_start (UTC) and the feature columns, with integer counts."""
+    out = weekly_community_features(messages())
+    assert list(out.columns) == ["scope", "week_start", *FEATURE_COLUMNS]
+    assert str(out["week_start"].dt.tz) == "UTC"
+    assert out["messages"].dtype == "int64" and out["new_authors"].dtype == "int64"
+
+
+def test_week_anchor_is_configurable() -> None:
+    """It moves a Sunday-night post into the next week when weeks start on Sunday."""
+    out = weekly_community_features(messages(), week_starts_on="sunday")
+    w = week(out, "all", "2024-01-07")
+    assert w["joins_link"] == 1
+    assert week(out, "all", "2023-12-31")["joins"] == 1
+
+
+def test_empty_input_gives_empty_frame() -> None:
+    """It returns an empty frame with the output columns for no messages."""
+    out = weekly_community_features(messages().iloc[0:0])
+    assert out.empty and list(out.columns) == ["scope", "week_start", *FEATURE_COLUMNS]
