@@ -1,0 +1,5 @@
+"""``python -m sentiment``: the same CLI as the ``sentiment`` console script."""
+
+from sentiment.cli import main
+
+main()
