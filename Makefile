@@ -18,12 +18,12 @@ demo: setup
 	$(BIN)/sentiment demo
 
 test: setup
-	$(BIN)/ruff check src pipelines tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check src pipelines tests benchmarks
-	$(BIN)/ruff format --check src pipelines tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 sample: setup
 	$(BIN)/python -m sentiment.simulate --out data/sample --seed 7 --weeks 52 --effect 0.3
