@@ -48,13 +48,13 @@ class _Globals:
 def _root(
     ctx: typer.Context,
     lake: Annotated[
-        Path | None, typer.Option(help="Lake root [env SENTIMENT_LAKE; default ./data/lake].")
+        Path | None, typer.Option(help="Lake root (env SENTIMENT_LAKE; default ./data/lake).")
     ] = None,
     reports: Annotated[
-        Path | None, typer.Option(help="Reports folder [env SENTIMENT_REPORTS; default ./reports].")
+        Path | None, typer.Option(help="Reports folder (env SENTIMENT_REPORTS; default ./reports).")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="TOML settings file [env SENTIMENT_CONFIG; default ./sentiment.toml].")
+        Path | None, typer.Option(help="TOML settings file (env SENTIMENT_CONFIG; default ./sentiment.toml).")
     ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
 ) -> None:
@@ -112,12 +112,12 @@ def score_text() -> None:
 @app.command("fetch-prices")
 def fetch_prices(
     ctx: typer.Context,
-    exchange: Annotated[str | None, typer.Option(help="ccxt exchange id [default gate].")] = None,
+    exchange: Annotated[str | None, typer.Option(help="ccxt exchange id (default gate).")] = None,
     symbol: Annotated[
         list[str] | None,
         typer.Option(help="Symbol(s); default VIRTUAL/USDT plus the market factor BTC/USDT."),
     ] = None,
-    timeframe: Annotated[str | None, typer.Option(help="Candle timeframe [default 1d].")] = None,
+    timeframe: Annotated[str | None, typer.Option(help="Candle timeframe (default 1d).")] = None,
     since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day to fetch.")] = None,
     until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day to fetch.")] = None,
     api_url: Annotated[
@@ -141,7 +141,7 @@ def fetch_prices(
 def run(
     ctx: typer.Context,
     chat: Annotated[list[Path] | None, typer.Option(help="Chat export file or folder (repeatable).")] = None,
-    exchange: Annotated[str | None, typer.Option(help="ccxt exchange id [default gate].")] = None,
+    exchange: Annotated[str | None, typer.Option(help="ccxt exchange id (default gate).")] = None,
     symbol: Annotated[list[str] | None, typer.Option(help="Token symbol(s) to report on.")] = None,
     since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day of prices.")] = None,
     until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day of prices.")] = None,
