@@ -79,11 +79,15 @@ def ingest_chat(
     keep_names: Annotated[
         bool, typer.Option(help="Also store display names (default: pseudonyms only).")
     ] = False,
+    column_map: Annotated[
+        str | None,
+        typer.Option("--map", help="Generic CSV/JSONL columns: ts=COL,author=COL,text=COL[,id=COL,chat=COL]."),
+    ] = None,
 ) -> None:
     """Parse chat exports, pseudonymise authors, append new messages to the lake and score them."""
     from sentiment import jobs
 
-    settings = ctx.obj.settings(platform=platform, tz=tz, keep_names=keep_names or None)
+    settings = ctx.obj.settings(platform=platform, tz=tz, keep_names=keep_names or None, column_map=column_map)
     if settings.tz is None:
         err.print(f"wall-time exports are read in this machine's zone: {jobs.local_zone(None)} (set --tz)")
     now = _now()

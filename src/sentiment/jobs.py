@@ -19,6 +19,7 @@ from sentiment import privacy
 from sentiment.analysis.leadlag import lead_lag
 from sentiment.analysis.walkforward import walk_forward
 from sentiment.chats.detect import read_chat_export
+from sentiment.chats.slack import is_slack_export
 from sentiment.errors import AnalysisError, ConfigError, InputError
 from sentiment.features import weekly_community_features
 from sentiment.lake import Lake
@@ -81,9 +82,17 @@ def expand_chat_paths(paths: Iterable[Path]) -> list[Path]:
     """Files named directly, plus the export files found (recursively) inside named folders, in sorted order."""
     out: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if path.is_dir() and is_slack_export(path):
+            out.append(path)  # a Slack workspace export folder is one export
+        elif path.is_dir():
+            slack = sorted(p for p in path.rglob("*") if p.is_dir() and is_slack_export(p))
+            out.extend(slack)
             out.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in CHAT_SUFFIXES)
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and p.suffix.lower() in CHAT_SUFFIXES and not any(s in p.parents for s in slack)
+                )
             )
         elif path.is_file():
             out.append(path)
@@ -103,7 +112,7 @@ def ingest_chats(settings: Settings, paths: Sequence[Path], *, now: pd.Timestamp
     report: list[tuple[str, str, int]] = []
     key = privacy.load_or_create_key(lake.key_path)
     for path in files:
-        fmt, raw = read_chat_export(path, settings.platform, zone)
+        fmt, raw = read_chat_export(path, settings.platform, zone, settings.column_map)
         log.info("%s: %s, %d records", path, fmt, len(raw))
         report.append((str(path), fmt, len(raw)))
         frames.append(privacy.to_messages(raw, key, keep_names=settings.keep_names, ingested_at=now))

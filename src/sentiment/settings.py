@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     platform: str = Field("auto", description="Chat export format, or auto to detect from the content.")
     tz: str | None = Field(None, description="IANA zone of exports that only carry local wall time.")
     keep_names: bool = Field(False, description="Store display names in the lake (off: pseudonyms only).")
+    column_map: str | None = Field(
+        None, description="Generic CSV/JSONL columns: ts=COL,author=COL,text=COL[,id=COL,chat=COL]."
+    )
     exchange: str = Field("gate", description="ccxt exchange id.")
     symbols: Annotated[tuple[str, ...], NoDecode] = Field(
         ("VIRTUAL/USDT",), description="Token symbols to report on."

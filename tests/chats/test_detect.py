@@ -20,6 +20,14 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "chats"
         ("telegram_single_chat.json", "telegram_json"),
         ("telegram_full_account.json", "telegram_json"),
         ("memotrace_group.csv", "wechat_memotrace_csv"),
+        ("discord_channel.json", "discord_json"),
+        ("Virtuals Protocol - Community - general [1089000000000000777].csv", "discord_csv"),
+        ("discord_old_dates.csv", "discord_csv"),
+        ("whatsapp_android_24h.txt", "whatsapp_txt"),
+        ("whatsapp_android_12h_us.txt", "whatsapp_txt"),
+        ("whatsapp_ios_brackets.txt", "whatsapp_txt"),
+        ("whatsapp_dotted.txt", "whatsapp_txt"),
+        ("whatsapp_ambiguous_latam.txt", "whatsapp_txt"),
     ],
 )
 def test_detects_fixtures(name: str, expected: str) -> None:
@@ -65,12 +73,12 @@ def test_detects_chats_key_far_into_full_export(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "content",
     [
-        b'{"guild": {"id": "1", "name": "g"}, "channel": {"id": "2"}, "messages": []}',
+        b'{"guild": {"id": "1", "name": "g"}, "channel": {"id": "2"}}',
         b"\xef\xbb\xbfid,MsgSvrID,type_name,is_sender,talker,room_name,content,CreateTime\r\n",
-        b"12/03/2024, 10:00 - Alice: gm\n",
+        b"Alice at 12/03/2024 10:00: gm\n",
         b"",
     ],
-    ids=["discord-json", "pywxdump-csv", "whatsapp-txt", "empty"],
+    ids=["json-without-messages", "pywxdump-csv", "plain-text", "empty"],
 )
 def test_unknown_format_lists_supported(tmp_path: Path, content: bytes) -> None:
     """It raises UnknownFormatError naming the file and listing the supported formats."""
@@ -99,3 +107,18 @@ def test_read_chat_export_unknown_platform() -> None:
     """It rejects an unknown platform value with a ConfigError listing the choices."""
     with pytest.raises(ConfigError, match="auto, telegram, wechat"):
         read_chat_export(FIXTURES / "memotrace_group.csv", platform="signal")
+
+
+def test_detects_new_formats_by_content_not_name(tmp_path: Path) -> None:
+    """It recognises Discord and WhatsApp exports renamed to misleading names."""
+    for name, expected in (("discord_channel.json", "discord_json"), ("whatsapp_ios_brackets.txt", "whatsapp_txt")):
+        renamed = tmp_path / "export.csv"
+        shutil.copy(FIXTURES / name, renamed)
+        assert detect_format(renamed) == expected
+
+
+def test_explicit_discord_platform_picks_json_or_csv() -> None:
+    """It reads --platform discord as JSON or CSV from the content."""
+    assert read_chat_export(FIXTURES / "discord_channel.json", platform="discord")[0] == "discord_json"
+    assert read_chat_export(FIXTURES / "discord_old_dates.csv", platform="discord")[0] == "discord_csv"
+    assert read_chat_export(FIXTURES / "whatsapp_dotted.txt", platform="whatsapp")[0] == "whatsapp_txt"
