@@ -138,6 +138,41 @@ def fetch_prices(
     written = jobs.fetch_prices(settings, now=_now(), symbols=targets)
     for sym, n in written.items():
         out.print(f"{settings.exchange} {sym} {settings.timeframe}: {n} new candles")
+    _print_gaps(jobs.price_gaps(settings, targets))
+
+
+@app.command("import-prices")
+def import_prices(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV with ts|timestamp|date, open, high, low, close, volume.")],
+    exchange: Annotated[str, typer.Option(help="Exchange name to store the candles under.")],
+    symbol: Annotated[str, typer.Option(help="Symbol of the candles, e.g. VIRTUAL/USDT.")],
+    timeframe: Annotated[str | None, typer.Option(help="Candle timeframe [default 1d].")] = None,
+) -> None:
+    """Store your own candles from a CSV file in the prices table (idempotent: known candles are skipped)."""
+    from sentiment import jobs
+
+    settings = ctx.obj.settings(exchange=exchange, timeframe=timeframe)
+    read, written = jobs.import_prices(
+        settings, file, exchange=exchange, symbol=symbol, timeframe=settings.timeframe, now=_now()
+    )
+    out.print(f"{exchange} {symbol} {settings.timeframe}: {read} candles read, {written} new")
+    _print_gaps(jobs.price_gaps(settings, (symbol,)))
+
+
+def _print_gaps(gaps: pd.DataFrame) -> None:
+    """One line per series with missing candles: ``N gaps: from..to (k), ...`` (they are never filled)."""
+    for (exchange, sym, timeframe), group in gaps.groupby(["exchange", "symbol", "timeframe"], sort=True):
+        spans = ", ".join(
+            f"{_stamp(row.gap_start)}..{_stamp(row.gap_end)} ({row.missing} missing)"
+            for row in group.itertuples(index=False)
+        )
+        noun = "gap" if len(group) == 1 else "gaps"
+        out.print(f"{exchange} {sym} {timeframe}: {len(group)} {noun}: {spans}", highlight=False)
+
+
+def _stamp(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%dT%H:%MZ")
 
 
 # ---- the weekly pipeline ---------------------------------------------------------------------------------

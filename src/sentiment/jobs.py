@@ -23,8 +23,9 @@ from sentiment.chats.slack import is_slack_export
 from sentiment.errors import AnalysisError, ConfigError, InputError
 from sentiment.features import weekly_community_features
 from sentiment.lake import Lake
+from sentiment.prices.candles_csv import read_candles_csv
 from sentiment.prices.exchange import fetch_candles, make_exchange
-from sentiment.prices.weekly import timeframe_to_timedelta, weekly_bars
+from sentiment.prices.weekly import candle_gaps, timeframe_to_timedelta, weekly_bars
 from sentiment.report.render import write_report
 from sentiment.scoring import VaderScorer, score_messages
 from sentiment.settings import Settings
@@ -36,8 +37,10 @@ __all__ = [
     "build_weekly",
     "expand_chat_paths",
     "fetch_prices",
+    "import_prices",
     "ingest_chats",
     "local_zone",
+    "price_gaps",
     "report_dir",
     "score_new_messages",
 ]
@@ -141,7 +144,11 @@ def fetch_prices(
     symbols: Sequence[str] | None = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
-    """Fetch candles after the last stored one for each symbol (default: report symbols + market factor)."""
+    """Fetch candles after the last stored one for each symbol (default: report symbols + market factor).
+
+    Every page is stored as it arrives, so a run that fails midway keeps what it fetched and the next run
+    resumes after the last stored candle.
+    """
     lake = Lake(settings.lake)
     exchange = make_exchange(settings.exchange, settings.api_url)
     step = timeframe_to_timedelta(settings.timeframe)
@@ -150,22 +157,47 @@ def fetch_prices(
     for symbol in symbols or settings.all_symbols:
         last = lake.read(
             "SELECT max(ts) AS last FROM prices "
-            f"WHERE exchange = '{_sql(settings.exchange)}' AND symbol = '{_sql(symbol)}' "
+            f"WHERE exchange = '{_sql(settings.exchange)}' AND upper(symbol) = upper('{_sql(symbol)}') "
             f"AND timeframe = '{_sql(settings.timeframe)}'"
         )["last"].iloc[0]
         since = pd.Timestamp(settings.since, tz="UTC") if pd.isna(last) else pd.Timestamp(last) + step
-        candles = fetch_candles(
+        written[symbol] = 0
+
+        def store(page: pd.DataFrame, symbol: str = symbol) -> None:
+            written[symbol] += lake.append("prices", page)
+
+        fetch_candles(
             exchange,
             symbol,
             settings.timeframe,
             since,
             until,
             now=now,
+            max_retries=settings.fetch_retries,
+            base_delay=settings.retry_base_delay,
+            on_page=store,
             **({"progress": (lambda n, s=symbol: progress(s, n))} if progress else {}),
         )
-        written[symbol] = lake.append("prices", candles)
         log.info("%s %s: %d new candles since %s", settings.exchange, symbol, written[symbol], since.date())
     return written
+
+
+def price_gaps(settings: Settings, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+    """Missing candle ranges inside each stored series of the configured exchange and timeframe (never filled)."""
+    wanted = ", ".join(f"upper('{_sql(s)}')" for s in (symbols or settings.all_symbols))
+    prices = Lake(settings.lake).read(
+        f"SELECT exchange, symbol, timeframe, ts FROM prices WHERE exchange = '{_sql(settings.exchange)}' "
+        f"AND timeframe = '{_sql(settings.timeframe)}' AND upper(symbol) IN ({wanted})"
+    )
+    return candle_gaps(prices)
+
+
+def import_prices(
+    settings: Settings, path: Path, *, exchange: str, symbol: str, timeframe: str, now: pd.Timestamp
+) -> tuple[int, int]:
+    """Store a user's own candles from a CSV file; returns (rows read, rows new to the lake). Idempotent."""
+    candles = read_candles_csv(path, exchange=exchange, symbol=symbol, timeframe=timeframe, fetched_at=now)
+    return len(candles), Lake(settings.lake).append("prices", candles)
 
 
 def build_weekly(settings: Settings) -> pd.DataFrame:

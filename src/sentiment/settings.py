@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     api_url: str | None = Field(
         None, description="Replace scheme+host of the exchange's API URLs (replay server)."
     )
+    fetch_retries: int = Field(
+        4, ge=0, le=10, description="Retries of a price request after a network-family error."
+    )
+    retry_base_delay: float = Field(
+        0.5, ge=0, le=30, description="First backoff sleep in seconds; doubles per retry, ±50 % jitter."
+    )
     week_starts_on: Literal["monday", "sunday"] = Field("monday", description="Week anchor, 00:00 UTC.")
     min_weeks: int = Field(26, ge=4, description="Below this many weeks nothing is called significant.")
     max_lag: int = Field(

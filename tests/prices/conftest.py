@@ -14,3 +14,10 @@ def gate_root(tmp_path: Path) -> Path:
     """A writable replay root holding the hand-written fixture currency pairs and candles."""
     shutil.copytree(FIXTURES / "gate", tmp_path / "gate")
     return tmp_path
+
+
+@pytest.fixture
+def binance_root(tmp_path: Path) -> Path:
+    """A writable replay root holding the hand-written Binance exchangeInfo (BTC, ETH, VIRTUAL, LUNA vs USDT)."""
+    shutil.copytree(FIXTURES / "binance", tmp_path / "binance")
+    return tmp_path

@@ -1,10 +1,17 @@
-"""Serve recorded Gate spot responses on loopback in Gate's wire format, for the real ccxt client to replay.
+"""Serve recorded Gate and Binance spot responses on loopback in their wire formats, for real ccxt to replay.
 
 Layout under ``root``::
 
     gate/spot_currency_pairs.json                 GET /api/v4/spot/currency_pairs[/{pair}]
     gate/margin_currency_pairs.json  (optional)   GET /api/v4/margin/currency_pairs   (else [])
     gate/spot_candlesticks/<PAIR>_<interval>.json GET /api/v4/spot/candlesticks?currency_pair=..&interval=..
+    binance/exchange_info.json                    GET /api/v3/exchangeInfo[?symbol=..|symbols=[..]]
+    binance/klines/<SYMBOL>_<interval>.json       GET /api/v3/klines?symbol=..&interval=..
+
+Binance's klines endpoint mirrors Binance's rules: ``startTime``/``endTime`` in ms, inclusive on candle open
+time; with ``startTime`` the first ``limit`` candles from it, else the latest ``limit`` up to ``endTime``
+(default now); ``limit`` defaults to 500, at most 1000; candles opening after now do not exist yet. Errors
+come as ``{"code", "msg"}`` with Binance's codes (-1121 invalid symbol, -1120 invalid interval, ...).
 
 The candlestick endpoint mirrors Gate's rules: ``from``/``to`` inclusive on candle open time (seconds),
 ``to`` defaults to now and ``from`` to ``to - 100 * interval``; ``limit`` (default 100) returns the latest
@@ -27,10 +34,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["GATE_INTERVALS", "ReplayPlan", "serve_recorded"]
+__all__ = ["BINANCE_INTERVALS", "GATE_INTERVALS", "ReplayPlan", "serve_recorded"]
 
 Fault = Literal["ok", "429", "500", "reset"]
 
@@ -39,6 +46,13 @@ GATE_INTERVALS: dict[str, int] = {
     "1s": 1, "10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400,
     "8h": 28800, "1d": 86400, "7d": 604800, "30d": 2592000,
 }
+# Binance spot kline intervals with a fixed length, in seconds ("1M" is left out: months vary).
+BINANCE_INTERVALS: dict[str, int] = {
+    "1s": 1, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200, "4h": 14400,
+    "6h": 21600, "8h": 28800, "12h": 43200, "1d": 86400, "3d": 259200, "1w": 604800,
+}
+BINANCE_DEFAULT_LIMIT = 500
+BINANCE_MAX_LIMIT = 1000
 MAX_POINTS_PER_REQUEST = 1000
 MAX_POINTS_AGO = 10_000
 DEFAULT_LIMIT = 100
@@ -86,9 +100,32 @@ class _GateError(Exception):
         self.label = label
         self.message = message
 
+    def body(self) -> dict[str, Any]:
+        return {"label": self.label, "message": self.message}
+
+
+class _BinanceError(Exception):
+    """A Binance-style API error: HTTP status plus ``{"code", "msg"}`` body."""
+
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.status = status
+        self.code = code
+        self.msg = msg
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "msg": self.msg}
+
 
 class _RecordedGate:
     """Answers Gate v4 public spot endpoints from files under ``root/gate``."""
+
+    prefix = "/api/v4/"
+    faults: ClassVar[dict[str, tuple[int, dict[str, Any]]]] = {
+        "429": (429, {"label": "TOO_MANY_REQUESTS", "message": "Request Rate limit Exceeded"}),
+        "500": (500, {"label": "SERVER_ERROR", "message": "Internal server error"}),
+        "405": (405, {"label": "METHOD_NOT_ALLOWED", "message": "Method not allowed"}),
+    }
 
     def __init__(self, root: Path, plan: ReplayPlan) -> None:
         self.dir = root / "gate"
@@ -151,6 +188,96 @@ class _RecordedGate:
         return _read_json(path) if path.is_file() else []
 
 
+class _RecordedBinance:
+    """Answers Binance spot public endpoints (``/api/v3``) from files under ``root/binance``."""
+
+    prefix = "/api/v3/"
+    faults: ClassVar[dict[str, tuple[int, dict[str, Any]]]] = {
+        "429": (429, {"code": -1003, "msg": "Too many requests; current limit of IP is 6000 requests per "
+                      "minute. Please use WebSocket Streams for live updates to avoid polling the API."}),
+        "500": (500, {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."}),
+        "405": (405, {"code": -1014, "msg": "Unsupported order combination."}),
+    }
+
+    def __init__(self, root: Path, plan: ReplayPlan) -> None:
+        self.dir = root / "binance"
+        self.plan = plan
+
+    def answer(self, path: str, query: dict[str, str]) -> Any:
+        if path == "/api/v3/exchangeInfo":
+            return self._exchange_info(query)
+        if path == "/api/v3/klines":
+            return self._klines(query)
+        if path == "/api/v3/ping":
+            return {}
+        if path == "/api/v3/time":
+            return {"serverTime": int(self.plan.now() * 1000)}
+        raise _BinanceError(404, -1000, f"Not found: {path}")
+
+    def _info(self) -> dict[str, Any]:
+        path = self.dir / "exchange_info.json"
+        if not path.is_file():
+            raise _BinanceError(404, -1000, "no recorded exchange info")
+        info = _read_json(path)
+        info["serverTime"] = int(self.plan.now() * 1000)
+        return info
+
+    def _exchange_info(self, query: dict[str, str]) -> dict[str, Any]:
+        info = self._info()
+        wanted: list[str] | None = None
+        if "symbol" in query:
+            wanted = [query["symbol"]]
+        elif "symbols" in query:
+            try:
+                wanted = [str(s) for s in json.loads(query["symbols"])]
+            except (ValueError, TypeError):
+                raise _BinanceError(400, -1100, "Illegal characters found in parameter 'symbols'.") from None
+        if wanted is not None:
+            listed = {m["symbol"]: m for m in info["symbols"]}
+            if any(s not in listed for s in wanted):
+                raise _BinanceError(400, -1121, "Invalid symbol.")
+            info["symbols"] = [listed[s] for s in wanted]
+        return info
+
+    def _klines(self, query: dict[str, str]) -> list[list[Any]]:
+        for key in ("symbol", "interval"):
+            if not query.get(key):
+                raise _BinanceError(400, -1102, f"Mandatory parameter '{key}' was not sent, was empty/null, "
+                                                "or malformed.")
+        symbol, interval = query["symbol"], query["interval"]
+        if symbol not in {m["symbol"] for m in self._info()["symbols"]}:
+            raise _BinanceError(400, -1121, "Invalid symbol.")
+        if interval not in BINANCE_INTERVALS:
+            raise _BinanceError(400, -1120, "Invalid interval.")
+        start, end, limit = (self._int(query, key) for key in ("startTime", "endTime", "limit"))
+        limit = BINANCE_DEFAULT_LIMIT if limit is None else limit
+        if not 1 <= limit <= BINANCE_MAX_LIMIT:
+            raise _BinanceError(400, -1130, "Data sent for parameter 'limit' is not valid.")
+        if start is not None and end is not None and start > end:
+            raise _BinanceError(400, -1023, "Start time is greater than end time.")
+        now_ms = int(self.plan.now() * 1000)
+        end = now_ms if end is None else min(end, now_ms)
+        rows = [r for r in self._rows(symbol, interval) if int(r[0]) <= end]
+        if start is None:
+            return rows[-limit:]
+        return [r for r in rows if int(r[0]) >= start][:limit]
+
+    def _rows(self, symbol: str, interval: str) -> list[list[Any]]:
+        path = self.dir / "klines" / f"{symbol}_{interval}.json"
+        return _read_json(path) if path.is_file() else []
+
+    @staticmethod
+    def _int(query: dict[str, str], key: str) -> int | None:
+        raw = query.get(key)
+        if raw is None:
+            return None
+        try:
+            return int(raw)
+        except ValueError:
+            raise _BinanceError(400, -1100, f"Illegal characters found in parameter '{key}'; legal range is "
+                                            "'^[0-9]{1,20}$'.") from None
+
+
 def _int_param(query: dict[str, str], key: str) -> int | None:
     raw = query.get(key)
     if raw is None:
@@ -169,9 +296,12 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _handler(gate: _RecordedGate, plan: ReplayPlan) -> type[BaseHTTPRequestHandler]:
+def _handler(gate: _RecordedGate, binance: _RecordedBinance, plan: ReplayPlan) -> type[BaseHTTPRequestHandler]:
+    def backend(path: str) -> _RecordedGate | _RecordedBinance:
+        return binance if urlsplit(path).path.startswith(binance.prefix) else gate
+
     class Handler(BaseHTTPRequestHandler):
-        server_version = "replay-gate"
+        server_version = "replay-exchange"
 
         def do_GET(self) -> None:
             fault = plan.record(self.path)
@@ -181,22 +311,20 @@ def _handler(gate: _RecordedGate, plan: ReplayPlan) -> type[BaseHTTPRequestHandl
                 self.close_connection = True
                 self.connection.close()
                 return
-            if fault == "429":
-                self._send(429, {"label": "TOO_MANY_REQUESTS", "message": "Request Rate limit Exceeded"})
-                return
-            if fault == "500":
-                self._send(500, {"label": "SERVER_ERROR", "message": "Internal server error"})
+            api = backend(self.path)
+            if fault in ("429", "500"):
+                self._send(*api.faults[fault])
                 return
             url = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
             try:
-                self._send(200, gate.answer(url.path, query))
-            except _GateError as err:
-                self._send(err.status, {"label": err.label, "message": err.message})
+                self._send(200, api.answer(url.path, query))
+            except (_GateError, _BinanceError) as err:
+                self._send(err.status, err.body())
 
         def _refuse(self) -> None:
             plan.record(self.path)
-            self._send(405, {"label": "METHOD_NOT_ALLOWED", "message": "Method not allowed"})
+            self._send(*backend(self.path).faults["405"])
 
         do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
 
@@ -216,13 +344,18 @@ def _handler(gate: _RecordedGate, plan: ReplayPlan) -> type[BaseHTTPRequestHandl
 
 @contextmanager
 def serve_recorded(root: Path, plan: ReplayPlan | None = None) -> Iterator[str]:
-    """Run a loopback Gate replay server over ``root`` for the ``with`` block; yields ``http://127.0.0.1:<port>``."""
+    """Run a loopback Gate + Binance replay server over ``root`` for the ``with`` block.
+
+    Yields ``http://127.0.0.1:<port>``.
+    """
     plan = ReplayPlan() if plan is None else plan
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(_RecordedGate(Path(root), plan), plan))
+    root = Path(root)
+    handler = _handler(_RecordedGate(root, plan), _RecordedBinance(root, plan), plan)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     # A short poll interval keeps shutdown (which waits for the next poll) from costing half a second.
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="gate-replay", daemon=True
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="exchange-replay", daemon=True
     )
     thread.start()
     try:
