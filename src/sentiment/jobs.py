@@ -6,11 +6,14 @@ Every step is idempotent: running it again writes nothing new.
 
 from __future__ import annotations
 
+import functools
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -19,7 +22,7 @@ from sentiment import privacy
 from sentiment.analysis.leadlag import lead_lag
 from sentiment.analysis.walkforward import walk_forward
 from sentiment.chats.detect import read_chat_export
-from sentiment.errors import AnalysisError, ConfigError, InputError
+from sentiment.errors import AnalysisError, ConfigError, InputError, LakeError
 from sentiment.features import weekly_community_features
 from sentiment.lake import Lake
 from sentiment.prices.exchange import fetch_candles, make_exchange
@@ -33,10 +36,12 @@ __all__ = [
     "IngestSummary",
     "analyse_and_report",
     "build_weekly",
+    "compact_lake",
     "expand_chat_paths",
     "fetch_prices",
     "ingest_chats",
     "local_zone",
+    "recorded",
     "report_dir",
     "score_new_messages",
 ]
@@ -53,6 +58,59 @@ REPORT_FEATURES = (
     "mean_compound",
     "bullish_share",
 )
+
+
+def recorded(step: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a step taking Settings first: append one row to the lake's ``runs`` table when it ends."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def run(settings: Settings, *args: Any, **kwargs: Any) -> Any:
+            started = pd.Timestamp.now(tz="UTC")
+            try:
+                result = fn(settings, *args, **kwargs)
+            except Exception as exc:
+                try:
+                    _record_run(settings, step, started, "failed", None, f"{type(exc).__name__}: {exc}")
+                except LakeError as lake_exc:  # the step's own error is the one to report
+                    log.warning("could not record the failed %s run: %s", step, lake_exc)
+                raise
+            _record_run(settings, step, started, "ok", _rows_of(result), None)
+            return result
+
+        return run
+
+    return wrap
+
+
+def _rows_of(result: object) -> int | None:
+    if isinstance(result, bool):
+        return None
+    if isinstance(result, int):
+        return result
+    if isinstance(result, IngestSummary):
+        return result.rows_written
+    if isinstance(result, pd.DataFrame):
+        return len(result)
+    if isinstance(result, dict) and all(isinstance(v, int) for v in result.values()):
+        return sum(result.values())
+    return None
+
+
+def _record_run(
+    settings: Settings, step: str, started: pd.Timestamp, status: str, rows: int | None, detail: str | None
+) -> None:
+    row = {
+        "run_id": uuid.uuid4().hex,
+        "step": step,
+        "started_at": started,
+        "finished_at": pd.Timestamp.now(tz="UTC"),
+        "status": status,
+        "rows_written": rows,
+        "detail": detail,
+    }
+    frame = pd.DataFrame([row]).astype({"rows_written": "Int64"})
+    Lake(settings.lake).append("runs", frame)
 
 
 @dataclass(frozen=True)
@@ -92,6 +150,7 @@ def expand_chat_paths(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+@recorded("ingest-chats")
 def ingest_chats(settings: Settings, paths: Sequence[Path], *, now: pd.Timestamp) -> IngestSummary:
     """Parse every export, pseudonymise, and append new messages. All files parse before anything is written."""
     lake = Lake(settings.lake)
@@ -111,6 +170,7 @@ def ingest_chats(settings: Settings, paths: Sequence[Path], *, now: pd.Timestamp
     return IngestSummary(files=report, rows_written=written)
 
 
+@recorded("score-messages")
 def score_new_messages(settings: Settings, *, now: pd.Timestamp, scorer: VaderScorer | None = None) -> int:
     """Score the user messages that have no score yet (or one from an older scorer version)."""
     lake = Lake(settings.lake)
@@ -125,6 +185,7 @@ def score_new_messages(settings: Settings, *, now: pd.Timestamp, scorer: VaderSc
     return lake.append("scores", score_messages(pending, scorer, now))
 
 
+@recorded("fetch-prices")
 def fetch_prices(
     settings: Settings,
     *,
@@ -159,6 +220,7 @@ def fetch_prices(
     return written
 
 
+@recorded("build-weekly")
 def build_weekly(settings: Settings) -> pd.DataFrame:
     """Join weekly community features (whole community and per chat) with each symbol's weekly bars."""
     lake = Lake(settings.lake)
@@ -178,6 +240,7 @@ def build_weekly(settings: Settings) -> pd.DataFrame:
     return weekly
 
 
+@recorded("analyse-and-report")
 def analyse_and_report(
     settings: Settings, symbol: str, *, today: pd.Timestamp, synthetic: bool = False
 ) -> Path:
@@ -218,6 +281,12 @@ def analyse_and_report(
         caveats=notes,
     )
     return out
+
+
+@recorded("compact")
+def compact_lake(settings: Settings, table: str | None = None) -> dict[str, tuple[int, int]]:
+    """Merge each partition's small files into one (every table, or ``table``); returns files before/after."""
+    return Lake(settings.lake).compact(table)
 
 
 def add_report_features(weekly: pd.DataFrame) -> pd.DataFrame:
