@@ -32,7 +32,8 @@ Compaction (``Lake.compact``, ``sentiment compact``)
     any step every row is visible exactly once through the lake; the next writer rolls the swap forward (new file
     present: delete the olds) or back (absent: delete the intent). A tool globbing ``*.parquet`` directly could
     see a partition twice only between steps 2 and 3 of a compaction that is running or crashed there; run
-    ``sentiment compact`` once after a crash to finish it.
+    ``sentiment compact`` once after a crash to finish it. Readers take no lock: a query that listed a partition
+    just before a compaction deleted its old files fails with a missing file and can simply be run again.
 
 Object storage (``s3://bucket/prefix?endpoint_override=host:port&scheme=http&region=...``)
     The root may be any URI ``pyarrow.fs.FileSystem.from_uri`` understands; credentials come from the usual AWS
