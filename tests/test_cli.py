@@ -148,3 +148,25 @@ def test_missing_path_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFix
     """A path that does not exist is named in the error."""
     assert run_cli(["--lake", str(tmp_path), "ingest-chat", str(tmp_path / "nope.json")]) == 1
     assert "nope.json" in capsys.readouterr().err
+
+
+def test_query_parquet_needs_out_and_writes_a_file(tmp_path: Path) -> None:
+    """--format parquet without --out is a usage error; with --out the rows land in a Parquet file."""
+    _seed_prices(tmp_path)
+    assert run_cli(["--lake", str(tmp_path), "query", "SELECT * FROM prices", "--format", "parquet"]) == 2
+    out = tmp_path / "out.parquet"
+    sql = "SELECT ts, close FROM prices ORDER BY ts;"
+    assert run_cli(["--lake", str(tmp_path), "query", sql, "--format", "parquet", "--out", str(out)]) == 0
+    assert pd.read_parquet(out)["close"].tolist() == [1.0, 1.5, 1.25]
+
+
+def test_compact_command_reports_files_before_and_after(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """sentiment compact --table prices merges the partition's files and records a run."""
+    _seed_prices(tmp_path)
+    _seed_prices(tmp_path)  # nothing new: still one file
+    later = Lake(tmp_path).read("SELECT * FROM prices").head(1).assign(ts=pd.Timestamp("2024-02-01", tz="UTC"))
+    Lake(tmp_path).append("prices", later)
+    assert run_cli(["--lake", str(tmp_path), "compact", "--table", "prices"]) == 0
+    assert "prices: 2 files -> 1" in capsys.readouterr().out
+    runs = Lake(tmp_path).read("SELECT step, status FROM runs")
+    assert runs.to_dict("records") == [{"step": "compact", "status": "ok"}]

@@ -166,3 +166,38 @@ def test_concurrent_writers_never_double_rows(tmp_path: Path) -> None:
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0]
     assert Lake(tmp_path).count("prices") == 40
+
+
+def test_compact_merges_small_files_without_changing_results(tmp_path: Path) -> None:
+    """After compaction each partition holds one file and every query answers the same."""
+    lake = Lake(tmp_path)
+    days = [d.strftime("%Y-%m-%d") for d in pd.date_range("2024-01-01", periods=40)]
+    for start in range(0, 40, 10):
+        lake.append("prices", _prices(days[start : start + 10]))
+    lake.append("messages", _messages(["1", "2"]))
+    lake.append("messages", _messages(["3"]))
+    sql = "SELECT symbol, count(*) AS n, sum(close) AS c, min(ts) AS a, max(ts) AS b FROM prices GROUP BY ALL"
+    before, messages = lake.read(sql), lake.read("SELECT * FROM messages ORDER BY message_id")
+    assert lake.compact() == {"messages": (2, 1), "scores": (0, 0), "prices": (4, 1), "weekly": (0, 0), "runs": (0, 0)}
+    pd.testing.assert_frame_equal(lake.read(sql), before)
+    pd.testing.assert_frame_equal(lake.read("SELECT * FROM messages ORDER BY message_id"), messages)
+    assert pq.read_schema(lake.files("prices")[0]).metadata[b"sentiment.schema_version"] == b"1"
+    assert lake.append("prices", _prices(["2024-01-05"])) == 0
+
+
+def test_a_table_declared_only_in_schemas_gets_a_view_and_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new table in schemas.TABLES (no partitions declared here) is stored unpartitioned and queryable."""
+    import pyarrow as pa
+
+    from sentiment import schemas
+
+    cols = (schemas.Column("id", pa.string(), "Row id.", False), schemas.Column("n", pa.int64(), "A number."))
+    monkeypatch.setitem(schemas.TABLES, "extra", cols)
+    monkeypatch.setitem(schemas.KEYS, "extra", ("id",))
+    lake = Lake(tmp_path)
+    assert lake.read("SELECT * FROM extra").columns.tolist() == ["id", "n"]
+    assert lake.append("extra", pd.DataFrame({"id": ["a", "b"], "n": [1, 2]})) == 2
+    assert lake.append("extra", pd.DataFrame({"id": ["b", "c"], "n": [2, 3]})) == 1
+    assert lake.read("SELECT sum(n) AS s FROM extra")["s"].iloc[0] == 6

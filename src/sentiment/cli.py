@@ -35,7 +35,7 @@ DEFAULT_SAMPLE = Path("data/sample")
 
 
 class _Globals:
-    def __init__(self, lake: Path | None, reports: Path | None, config: Path | None) -> None:
+    def __init__(self, lake: str | None, reports: Path | None, config: Path | None) -> None:
         self.lake = lake
         self.reports = reports
         self.config = config
@@ -48,7 +48,8 @@ class _Globals:
 def _root(
     ctx: typer.Context,
     lake: Annotated[
-        Path | None, typer.Option(help="Lake root (env SENTIMENT_LAKE; default ./data/lake).")
+        str | None,
+        typer.Option(help="Lake root, a folder or s3://bucket/prefix (env SENTIMENT_LAKE; default ./data/lake)."),
     ] = None,
     reports: Annotated[
         Path | None, typer.Option(help="Reports folder (env SENTIMENT_REPORTS; default ./reports).")
@@ -249,9 +250,9 @@ def _run_flow(settings: Settings, synthetic: bool) -> list[Path]:
 def query(
     ctx: typer.Context,
     sql: Annotated[
-        str, typer.Argument(help="SQL over the views messages, messages_raw, scores, prices, weekly.")
+        str, typer.Argument(help="SQL over the views messages, messages_raw, scores, prices, weekly, runs, ...")
     ],
-    format: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+    format: Annotated[str, typer.Option("--format", help="table | csv | json | parquet (needs --out)")] = "table",
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
     ] = None,
@@ -259,8 +260,14 @@ def query(
     """Query the lake with DuckDB."""
     from sentiment.lake import Lake
 
-    if format not in {"table", "csv", "json"}:
-        raise click.BadParameter("must be table, csv or json", param_hint="--format")
+    if format not in {"table", "csv", "json", "parquet"}:
+        raise click.BadParameter("must be table, csv, json or parquet", param_hint="--format")
+    if format == "parquet":
+        if out_file is None:
+            raise click.BadParameter("--format parquet writes a file: give --out FILE", param_hint="--out")
+        rows = Lake(ctx.obj.settings().lake).copy_to_parquet(sql, out_file)
+        err.print(f"{rows} rows written to {out_file}")
+        return
     frame = Lake(ctx.obj.settings().lake).read(sql)
     text = _render(frame, format)
     if out_file:
@@ -269,6 +276,18 @@ def query(
         _print_table(frame)
     else:
         sys.stdout.write(text)
+
+
+@app.command("compact")
+def compact(
+    ctx: typer.Context,
+    table: Annotated[str | None, typer.Option(help="Only this table (default: every table).")] = None,
+) -> None:
+    """Merge each partition's small files into one, crash-safely; query results do not change."""
+    from sentiment import jobs
+
+    for name, (before, after) in jobs.compact_lake(ctx.obj.settings(), table).items():
+        out.print(f"{name}: {before} files -> {after}")
 
 
 def _render(frame: pd.DataFrame, fmt: str) -> str:

@@ -6,11 +6,14 @@ Every step is idempotent: running it again writes nothing new.
 
 from __future__ import annotations
 
+import functools
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -20,7 +23,7 @@ from sentiment.analysis.leadlag import lead_lag
 from sentiment.analysis.walkforward import walk_forward
 from sentiment.chats.detect import read_chat_export
 from sentiment.chats.slack import is_slack_export
-from sentiment.errors import AnalysisError, ConfigError, InputError
+from sentiment.errors import AnalysisError, ConfigError, InputError, LakeError
 from sentiment.features import weekly_community_features
 from sentiment.lake import Lake
 from sentiment.prices.candles_csv import read_candles_csv
@@ -35,12 +38,14 @@ __all__ = [
     "IngestSummary",
     "analyse_and_report",
     "build_weekly",
+    "compact_lake",
     "expand_chat_paths",
     "fetch_prices",
     "import_prices",
     "ingest_chats",
     "local_zone",
     "price_gaps",
+    "recorded",
     "report_dir",
     "score_new_messages",
 ]
@@ -57,6 +62,59 @@ REPORT_FEATURES = (
     "mean_compound",
     "bullish_share",
 )
+
+
+def recorded(step: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a step taking Settings first: append one row to the lake's ``runs`` table when it ends."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def run(settings: Settings, *args: Any, **kwargs: Any) -> Any:
+            started = pd.Timestamp.now(tz="UTC")
+            try:
+                result = fn(settings, *args, **kwargs)
+            except Exception as exc:
+                try:
+                    _record_run(settings, step, started, "failed", None, f"{type(exc).__name__}: {exc}")
+                except LakeError as lake_exc:  # the step's own error is the one to report
+                    log.warning("could not record the failed %s run: %s", step, lake_exc)
+                raise
+            _record_run(settings, step, started, "ok", _rows_of(result), None)
+            return result
+
+        return run
+
+    return wrap
+
+
+def _rows_of(result: object) -> int | None:
+    if isinstance(result, bool):
+        return None
+    if isinstance(result, int):
+        return result
+    if isinstance(result, IngestSummary):
+        return result.rows_written
+    if isinstance(result, pd.DataFrame):
+        return len(result)
+    if isinstance(result, dict) and all(isinstance(v, int) for v in result.values()):
+        return sum(result.values())
+    return None
+
+
+def _record_run(
+    settings: Settings, step: str, started: pd.Timestamp, status: str, rows: int | None, detail: str | None
+) -> None:
+    row = {
+        "run_id": uuid.uuid4().hex,
+        "step": step,
+        "started_at": started,
+        "finished_at": pd.Timestamp.now(tz="UTC"),
+        "status": status,
+        "rows_written": rows,
+        "detail": detail,
+    }
+    frame = pd.DataFrame([row]).astype({"rows_written": "Int64"})
+    Lake(settings.lake).append("runs", frame)
 
 
 @dataclass(frozen=True)
@@ -104,6 +162,7 @@ def expand_chat_paths(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+@recorded("ingest-chats")
 def ingest_chats(settings: Settings, paths: Sequence[Path], *, now: pd.Timestamp) -> IngestSummary:
     """Parse every export, pseudonymise, and append new messages. All files parse before anything is written."""
     lake = Lake(settings.lake)
@@ -123,6 +182,7 @@ def ingest_chats(settings: Settings, paths: Sequence[Path], *, now: pd.Timestamp
     return IngestSummary(files=report, rows_written=written)
 
 
+@recorded("score-messages")
 def score_new_messages(settings: Settings, *, now: pd.Timestamp, scorer: VaderScorer | None = None) -> int:
     """Score the user messages that have no score yet (or one from an older scorer version)."""
     lake = Lake(settings.lake)
@@ -137,6 +197,7 @@ def score_new_messages(settings: Settings, *, now: pd.Timestamp, scorer: VaderSc
     return lake.append("scores", score_messages(pending, scorer, now))
 
 
+@recorded("fetch-prices")
 def fetch_prices(
     settings: Settings,
     *,
@@ -192,6 +253,7 @@ def price_gaps(settings: Settings, symbols: Sequence[str] | None = None) -> pd.D
     return candle_gaps(prices)
 
 
+@recorded("import-prices")
 def import_prices(
     settings: Settings, path: Path, *, exchange: str, symbol: str, timeframe: str, now: pd.Timestamp
 ) -> tuple[int, int]:
@@ -200,6 +262,7 @@ def import_prices(
     return len(candles), Lake(settings.lake).append("prices", candles)
 
 
+@recorded("build-weekly")
 def build_weekly(settings: Settings) -> pd.DataFrame:
     """Join weekly community features (whole community and per chat) with each symbol's weekly bars."""
     lake = Lake(settings.lake)
@@ -219,6 +282,7 @@ def build_weekly(settings: Settings) -> pd.DataFrame:
     return weekly
 
 
+@recorded("analyse-and-report")
 def analyse_and_report(
     settings: Settings, symbol: str, *, today: pd.Timestamp, synthetic: bool = False
 ) -> Path:
@@ -259,6 +323,12 @@ def analyse_and_report(
         caveats=notes,
     )
     return out
+
+
+@recorded("compact")
+def compact_lake(settings: Settings, table: str | None = None) -> dict[str, tuple[int, int]]:
+    """Merge each partition's small files into one (every table, or ``table``); returns files before/after."""
+    return Lake(settings.lake).compact(table)
 
 
 def add_report_features(weekly: pd.DataFrame) -> pd.DataFrame:

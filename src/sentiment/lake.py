@@ -6,145 +6,125 @@ Layout (Hive-style directories; partition values URI-encoded, e.g. ``symbol=VIRT
     <lake>/scores/platform=<p>/part-<uuid>.parquet
     <lake>/prices/exchange=<e>/symbol=<s>/timeframe=<tf>/part-<uuid>.parquet
     <lake>/weekly/symbol=<s>/data.parquet            (derived; replaced as a whole)
-    <lake>/.keys/pseudonym.key                       (HMAC key; never a Parquet file)
+    <lake>/runs/step=<step>/part-<uuid>.parquet      (one row per pipeline/CLI step run)
+    <lake>/<new table>/part-<uuid>.parquet           (a table declared in schemas without partitions here)
+    <lake>/.keys/pseudonym.key                       (HMAC key; never a Parquet file; local lakes only)
 
 Partition columns live in the directory names, not inside the files (the Hive convention every engine reads).
-Writes are serialised by an exclusive lock on ``<lake>/.lock``; every file appears atomically (written to a hidden
-temporary name, fsynced, renamed), so a crash leaves only whole files, and appends skip rows whose key is already
-stored, so re-running any step adds nothing twice.
+Files are zstd-compressed and carry the table name, schema version and column descriptions in their metadata.
+Names starting with ``.`` or ``_`` are never data: DuckDB's ``*.parquet`` globs, pyarrow datasets and pandas all
+skip them, and so does :meth:`Lake.files`.
+
+Write protocol (local folder)
+    Writers are serialised by an exclusive ``flock`` on ``<lake>/.lock`` (the kernel releases it when the holder
+    dies, even by ``kill -9``, so there is never a stale lock). Every file is written to a hidden temporary name,
+    fsynced, renamed into place and its folder fsynced: a reader sees a whole file or none. ``append`` skips rows
+    whose key is already stored (one vectorised Arrow anti join per key scope), so a crash part-way through an
+    append leaves some partitions written and the re-run writes exactly the rest. The next writer deletes the
+    hidden ``*.tmp`` files a dead writer left (holding the lock, it knows nobody else is writing them).
+
+Compaction (``Lake.compact``, ``sentiment compact``)
+    Merges the files of each partition into one. Deleting N files is not atomic, so each partition's swap is
+    recorded first in a hidden intent file ``.compaction.json`` (``{"new": [...], "old": [...]}``), then:
+    1. write the intent (atomically), 2. write the merged file (atomically), 3. delete the old files,
+    4. delete the intent. Readers going through the lake (views, ``query``, appends' dedupe) resolve intents: when
+    an intent's new file exists its old files are ignored, otherwise the intent is ignored. So after a crash at
+    any step every row is visible exactly once through the lake; the next writer rolls the swap forward (new file
+    present: delete the olds) or back (absent: delete the intent). A tool globbing ``*.parquet`` directly could
+    see a partition twice only between steps 2 and 3 of a compaction that is running or crashed there; run
+    ``sentiment compact`` once after a crash to finish it. Readers take no lock: a query that listed a partition
+    just before a compaction deleted its old files fails with a missing file and can simply be run again.
+
+Object storage (``s3://bucket/prefix?endpoint_override=host:port&scheme=http&region=...``)
+    The root may be any URI ``pyarrow.fs.FileSystem.from_uri`` understands; credentials come from the usual AWS
+    environment. An object appears whole when its single PUT (or multipart upload) completes, so files are
+    written directly under their final name (Parquet is built in memory first: a failed write uploads nothing).
+    There is no cross-process lock on S3: a lake on object storage assumes ONE writing process at a time
+    (writer threads inside it are serialised). DuckDB reads it through pyarrow datasets registered as views, so
+    no DuckDB extension (httpfs) is needed. The pseudonymisation key of an S3 lake stays on the local disk.
 """
 
 from __future__ import annotations
 
 import fcntl
+import itertools
+import json
 import os
+import threading
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from urllib.parse import quote
+from contextlib import contextmanager, suppress
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote, urlsplit
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from sentiment import schemas
 from sentiment.errors import LakeError
 
-__all__ = ["PARTITIONS", "Lake"]
+__all__ = ["PARTITIONS", "Lake", "is_uri"]
 
 # Partition columns per table, outermost first. "month" is derived from ts and is not a schema column.
+# A table declared in schemas.TABLES but absent here is stored unpartitioned (one folder of part files).
 PARTITIONS: dict[str, tuple[str, ...]] = {
     "messages": ("platform", "chat_id", "month"),
     "scores": ("platform",),
     "prices": ("exchange", "symbol", "timeframe"),
     "weekly": ("symbol",),
+    "runs": ("step",),
 }
 REPLACED_TABLES = frozenset({"weekly"})
-_DUCK_TYPES = {
-    pa.string(): "VARCHAR",
-    pa.float64(): "DOUBLE",
-    pa.int64(): "BIGINT",
-    pa.int32(): "INTEGER",
-    pa.bool_(): "BOOLEAN",
-    schemas.UTC_TS: "TIMESTAMPTZ",
-}
+INTENT = ".compaction.json"
+_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+_REMOTE_LOCKS: dict[str, threading.Lock] = defaultdict(threading.Lock)
 
 
-class Lake:
-    """A lake rooted at a local folder. Cheap to build; holds no open handles."""
+def is_uri(root: object) -> bool:
+    """True for an object-store URI such as ``s3://bucket/prefix`` (anything with a scheme but file://)."""
+    scheme = urlsplit(str(root)).scheme
+    return isinstance(root, str) and len(scheme) > 1 and scheme != "file"
+
+
+def _partitions(table: str) -> tuple[str, ...]:
+    return PARTITIONS.get(table, ())
+
+
+class _LocalStore:
+    """Files under a local folder: atomic rename writes, flock lock."""
+
+    remote = False
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+        self.root = root
+        self.filesystem: pafs.FileSystem = pafs.LocalFileSystem()
 
-    # ---- paths -------------------------------------------------------------------------------------------
-    def table_dir(self, table: str) -> Path:
-        if table not in schemas.TABLES:
-            raise LakeError(self.root / table, f"unknown table (known: {', '.join(schemas.TABLES)})")
-        return self.root / table
+    def full(self, rel: str) -> str:
+        return str(self.root / rel)
 
-    @property
-    def key_path(self) -> Path:
-        return self.root / ".keys" / "pseudonym.key"
+    def list(self, rel_dir: str) -> list[str]:
+        base = self.root / rel_dir
+        out: list[str] = []
+        for folder, _dirs, names in os.walk(base):
+            prefix = Path(folder).relative_to(self.root).as_posix()
+            out.extend(f"{prefix}/{n}" for n in names)
+        return sorted(out)
 
-    def files(self, table: str) -> list[Path]:
-        """Committed Parquet files of ``table`` (temporary files are hidden and never listed)."""
-        base = self.table_dir(table)
-        return sorted(base.glob("/".join(["*"] * len(PARTITIONS[table]) + ["*.parquet"])))
-
-    # ---- writes ------------------------------------------------------------------------------------------
-    @contextmanager
-    def write_lock(self) -> Iterator[None]:
-        """Exclusive lock serialising writers (processes and threads) on this lake."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def append(self, table: str, frame: pd.DataFrame) -> int:
-        """Add the rows of ``frame`` whose key is not stored yet; return how many were written.
-
-        Validates against the declared schema first, so a bad frame writes nothing.
-        """
-        arrow = schemas.conform(frame, table)
-        arrow = _drop_duplicate_keys(arrow, schemas.KEYS[table])
-        if table in REPLACED_TABLES:
-            raise LakeError(self.table_dir(table), "derived table: use replace(), not append()")
-        written = 0
-        with self.write_lock():
-            for values, part in _split_partitions(arrow, table):
-                part_dir = self._partition_dir(table, values)
-                fresh = self._anti_join_stored(table, values, part)
-                if fresh.num_rows:
-                    self._write_file(part_dir / f"part-{uuid.uuid4().hex}.parquet", fresh)
-                    written += fresh.num_rows
-        return written
-
-    def replace(self, table: str, frame: pd.DataFrame) -> int:
-        """Replace every partition present in ``frame`` by its rows (derived tables), atomically per partition."""
-        arrow = schemas.conform(frame, table)
-        arrow = _drop_duplicate_keys(arrow, schemas.KEYS[table])
-        with self.write_lock():
-            for values, part in _split_partitions(arrow, table):
-                self._write_file(self._partition_dir(table, values) / "data.parquet", part)
-        return arrow.num_rows
-
-    def _partition_dir(self, table: str, values: tuple[str, ...]) -> Path:
-        parts = [f"{col}={quote(str(v), safe='')}" for col, v in zip(PARTITIONS[table], values, strict=True)]
-        return self.table_dir(table).joinpath(*parts)
-
-    def _anti_join_stored(self, table: str, values: tuple[str, ...], part: pa.Table) -> pa.Table:
-        """Rows of ``part`` whose key is not stored yet. The scan covers every partition the key pins down."""
-        keys = schemas.KEYS[table]
-        pinned = [c for c in PARTITIONS[table] if c in keys]
-        scope = self._partition_dir_prefix(table, values[: len(pinned)])
-        in_file_keys = [k for k in keys if k not in PARTITIONS[table]]
-        stored_files = sorted(scope.rglob("*.parquet")) if scope.exists() else []
-        if not stored_files:
-            return part
-        stored = pa.concat_tables(
-            [pq.read_table(f, columns=in_file_keys, schema=None) for f in stored_files]
-        ).combine_chunks()
-        stored_keys = set(zip(*(stored.column(k).to_pylist() for k in in_file_keys), strict=True))
-        new_keys = list(zip(*(part.column(k).to_pylist() for k in in_file_keys), strict=True))
-        mask = pa.array([k not in stored_keys for k in new_keys], type=pa.bool_())
-        return part.filter(mask)
-
-    def _partition_dir_prefix(self, table: str, values: tuple[str, ...]) -> Path:
-        parts = [f"{col}={quote(str(v), safe='')}" for col, v in zip(PARTITIONS[table], values, strict=False)]
-        return self.table_dir(table).joinpath(*parts)
-
-    def _write_file(self, target: Path, data: pa.Table) -> None:
+    def write_bytes(self, rel: str, data: bytes | pa.Buffer) -> None:
+        target = self.root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
-            pq.write_table(data, tmp, compression="zstd")
-            with open(tmp, "rb") as handle:
+            with open(tmp, "wb") as handle:
+                handle.write(memoryview(data))
+                handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, target)
             dir_fd = os.open(target.parent, os.O_RDONLY)
@@ -156,17 +136,277 @@ class Lake:
             tmp.unlink(missing_ok=True)
             raise LakeError(target, f"cannot write: {exc}") from exc
 
+    def read_bytes(self, rel: str) -> bytes:
+        return (self.root / rel).read_bytes()
+
+    def delete(self, rel: str) -> None:
+        (self.root / rel).unlink(missing_ok=True)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _ObjectStore:
+    """Objects under ``bucket/prefix`` of a pyarrow filesystem (S3): single-PUT writes, single-writer lock."""
+
+    remote = True
+
+    def __init__(self, filesystem: pafs.FileSystem, base: str, display: str) -> None:
+        self.filesystem = filesystem
+        self.base = base.rstrip("/")
+        self.display = display
+
+    def full(self, rel: str) -> str:
+        return f"{self.base}/{rel}"
+
+    def list(self, rel_dir: str) -> list[str]:
+        selector = pafs.FileSelector(self.full(rel_dir), recursive=True, allow_not_found=True)
+        try:
+            infos = self.filesystem.get_file_info(selector)
+        except OSError as exc:
+            raise LakeError(f"{self.display}/{rel_dir}", f"cannot list: {exc}") from exc
+        cut = len(self.base) + 1
+        return sorted(i.path[cut:] for i in infos if i.type == pafs.FileType.File)
+
+    def write_bytes(self, rel: str, data: bytes | pa.Buffer) -> None:
+        try:
+            with self.filesystem.open_output_stream(self.full(rel)) as stream:
+                stream.write(data)
+        except OSError as exc:
+            raise LakeError(f"{self.display}/{rel}", f"cannot write: {exc}") from exc
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.filesystem.open_input_stream(self.full(rel)) as stream:
+            return bytes(stream.read())
+
+    def delete(self, rel: str) -> None:
+        with suppress(FileNotFoundError):
+            self.filesystem.delete_file(self.full(rel))
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        # Object stores offer no lock here: one writing process is assumed; its threads are serialised.
+        with _REMOTE_LOCKS[self.display]:
+            yield
+
+
+class Lake:
+    """A lake rooted at a local folder or an object-store URI. Cheap to build; holds no open handles."""
+
+    def __init__(self, root: Path | str, *, key_dir: Path | None = None) -> None:
+        self._key_dir = key_dir
+        self._store: _LocalStore | _ObjectStore
+        if is_uri(root):
+            text = str(root)
+            parts = urlsplit(text)
+            self.root: Path | str = f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+            try:
+                filesystem, base = pafs.FileSystem.from_uri(text)
+            except (OSError, ValueError) as exc:
+                raise LakeError(self.root, f"cannot open the object store: {exc}") from exc
+            self._store = _ObjectStore(filesystem, base, str(self.root))
+        else:
+            self.root = Path(root)
+            self._store = _LocalStore(self.root)
+
+    @property
+    def remote(self) -> bool:
+        return self._store.remote
+
+    # ---- paths -------------------------------------------------------------------------------------------
+    def table_dir(self, table: str) -> Path | PurePosixPath:
+        if table not in schemas.TABLES:
+            raise LakeError(f"{self.root}/{table}", f"unknown table (known: {', '.join(schemas.TABLES)})")
+        return self.root / table if isinstance(self.root, Path) else PurePosixPath(self._store.full(table))
+
+    @property
+    def key_path(self) -> Path:
+        """The pseudonymisation key: inside a local lake; for an object-store lake on the local disk (a secret
+        does not belong next to the data), under ``key_dir`` or ``~/.sentiment/keys/<bucket>/<prefix>``."""
+        if isinstance(self.root, Path):
+            return (self._key_dir or self.root / ".keys") / "pseudonym.key"
+        where = str(self.root).split("://", 1)[1]
+        return (self._key_dir or Path.home() / ".sentiment" / "keys" / where) / "pseudonym.key"
+
+    def files(self, table: str) -> list[Path] | list[PurePosixPath]:
+        """Committed Parquet files of ``table``: hidden temporaries and files superseded by a compaction are
+        never listed."""
+        self.table_dir(table)
+        rels = self._committed(table, self._store.list(table))
+        if isinstance(self.root, Path):
+            return [self.root / r for r in rels]
+        return [PurePosixPath(self._store.full(r)) for r in rels]
+
+    def _committed(self, table: str, listing: list[str]) -> list[str]:
+        depth = len(_partitions(table)) + 2
+        data = [r for r in listing if _is_data(r, depth)]
+        present = set(data)
+        superseded: set[str] = set()
+        for intent in (r for r in listing if r.endswith("/" + INTENT)):
+            folder = intent.rsplit("/", 1)[0]
+            try:
+                plan = json.loads(self._store.read_bytes(intent))
+            except (OSError, ValueError):
+                continue  # removed by a finishing compaction meanwhile, or torn: it then commits nothing
+            if all(f"{folder}/{n}" in present for n in plan["new"]):
+                superseded.update(f"{folder}/{n}" for n in plan["old"])
+        return [r for r in data if r not in superseded]
+
+    def _recover(self, table: str) -> list[str]:
+        """Under the lock: delete dead writers' temporaries, finish or undo interrupted compactions; return the
+        committed files."""
+        listing = self._store.list(table)
+        for rel in listing:
+            name = rel.rsplit("/", 1)[-1]
+            if name.startswith(".") and name.endswith(".tmp"):
+                self._store.delete(rel)
+        committed = self._committed(table, listing)
+        keep = set(committed)
+        for intent in (r for r in listing if r.endswith("/" + INTENT)):
+            folder = intent.rsplit("/", 1)[0]
+            for rel in listing:
+                if rel.startswith(folder + "/") and _is_data(rel, len(_partitions(table)) + 2) and rel not in keep:
+                    self._store.delete(rel)
+            self._store.delete(intent)
+        return committed
+
+    # ---- writes ------------------------------------------------------------------------------------------
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Exclusive lock serialising writers (processes and threads) on this lake (threads only on S3)."""
+        with self._store.lock():
+            yield
+
+    def append(self, table: str, frame: pd.DataFrame) -> int:
+        """Add the rows of ``frame`` whose key is not stored yet; return how many were written.
+
+        Validates against the declared schema first, so a bad frame writes nothing.
+        """
+        arrow = schemas.conform(frame, table)
+        if table in REPLACED_TABLES:
+            raise LakeError(self.table_dir(table), "derived table: use replace(), not append()")
+        arrow = _with_partition_columns(_drop_duplicate_keys(arrow, schemas.KEYS[table]), table)
+        parts = _partitions(table)
+        pinned = _pinned(table)
+        written = 0
+        with self.write_lock():
+            committed = self._recover(table)
+            for scope, rows in _split(arrow, pinned):
+                fresh = self._anti_join_stored(table, scope, rows, committed)
+                for values, part in _split(fresh, parts[len(pinned) :]):
+                    rel = self._partition_rel(table, scope + values) + f"/part-{uuid.uuid4().hex}.parquet"
+                    self._write_table(rel, part.drop_columns(list(parts)))
+                    written += part.num_rows
+        return written
+
+    def replace(self, table: str, frame: pd.DataFrame) -> int:
+        """Replace every partition present in ``frame`` by its rows (derived tables), atomically per partition."""
+        arrow = schemas.conform(frame, table)
+        arrow = _with_partition_columns(_drop_duplicate_keys(arrow, schemas.KEYS[table]), table)
+        parts = _partitions(table)
+        with self.write_lock():
+            self._recover(table)
+            for values, part in _split(arrow, parts):
+                self._write_table(self._partition_rel(table, values) + "/data.parquet", part.drop_columns(list(parts)))
+        return arrow.num_rows
+
+    def compact(self, table: str | None = None) -> dict[str, tuple[int, int]]:
+        """Merge each partition's files into one (see the module docstring for the crash-safe swap).
+
+        Returns ``{table: (files before, files after)}``. Query results are unchanged.
+        """
+        tables = [table] if table else list(schemas.TABLES)
+        for name in tables:
+            self.table_dir(name)
+        result: dict[str, tuple[int, int]] = {}
+        with self.write_lock():
+            for name in tables:
+                committed = self._recover(name)
+                by_folder: dict[str, list[str]] = defaultdict(list)
+                for rel in committed:
+                    by_folder[rel.rsplit("/", 1)[0]].append(rel)
+                after = 0
+                for folder, rels in sorted(by_folder.items()):
+                    after += 1
+                    if len(rels) > 1:
+                        self._swap(name, folder, rels)
+                result[name] = (len(committed), after)
+        return result
+
+    def _swap(self, table: str, folder: str, rels: list[str]) -> None:
+        pieces = [pq.read_table(self._store.full(r), filesystem=self._store.filesystem) for r in rels]
+        merged = pa.concat_tables(pieces, promote_options="permissive")
+        order = [k for k in schemas.KEYS[table] if k in merged.column_names]
+        if order:
+            merged = merged.take(pc.sort_indices(merged, [(k, "ascending") for k in order]))
+        merged = merged.replace_schema_metadata(pieces[0].schema.metadata)
+        new = f"part-{uuid.uuid4().hex}.parquet"
+        plan = {"new": [new], "old": [r.rsplit("/", 1)[1] for r in rels]}
+        self._store.write_bytes(f"{folder}/{INTENT}", json.dumps(plan).encode())
+        self._write_table(f"{folder}/{new}", merged)
+        for rel in rels:
+            self._store.delete(rel)
+        self._store.delete(f"{folder}/{INTENT}")
+
+    def _partition_rel(self, table: str, values: tuple[str, ...]) -> str:
+        parts = [f"{col}={quote(str(v), safe='')}" for col, v in zip(_partitions(table), values, strict=False)]
+        return "/".join([table, *parts])
+
+    def _anti_join_stored(self, table: str, scope: tuple[str, ...], rows: pa.Table, committed: list[str]) -> pa.Table:
+        """Rows whose key is not stored yet: one Arrow hash anti join against the keys of the scope's files."""
+        prefix = self._partition_rel(table, scope) + "/"
+        stored_files = [r for r in committed if r.startswith(prefix)]
+        if not stored_files or rows.num_rows == 0:
+            return rows
+        keys = [k for k in schemas.KEYS[table] if k not in _pinned(table)]
+        stored = self._dataset(table, stored_files).to_table(columns=keys)
+        if stored.num_rows == 0:
+            return rows
+        stored = stored.cast(pa.schema([rows.schema.field(k).remove_metadata() for k in keys]))
+        numbered = rows.append_column("__row", pa.array(np.arange(rows.num_rows, dtype=np.int64)))
+        fresh = numbered.join(stored, keys=keys, join_type="left anti", use_threads=True)
+        fresh = fresh.take(pc.sort_indices(fresh.column("__row")))
+        return fresh.select(rows.column_names).cast(rows.schema)
+
+    def _dataset(self, table: str, rels: list[str]) -> ds.Dataset:
+        parts = _partitions(table)
+        declared = {c.name: c for c in schemas.TABLES[table]}
+        fields = [schemas.schema(table).field(n) for n in declared if n not in parts]
+        fields += [pa.field(p, pa.string()) for p in parts]
+        partitioning = ds.partitioning(pa.schema([(p, pa.string()) for p in parts]), flavor="hive")
+        return ds.dataset(
+            [self._store.full(r) for r in rels],
+            schema=pa.schema(fields),
+            format="parquet",
+            filesystem=self._store.filesystem,
+            partitioning=partitioning,
+            partition_base_dir=self._store.full(table),
+        )
+
+    def _write_table(self, rel: str, data: pa.Table) -> None:
+        sink = pa.BufferOutputStream()
+        pq.write_table(data, sink, compression="zstd")
+        self._store.write_bytes(rel, sink.getvalue())
+
     # ---- reads -------------------------------------------------------------------------------------------
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection (TimeZone UTC) with a view per table, and ``messages`` joined to scores.
 
-        Views: ``messages`` (messages + score columns), ``messages_raw``, ``scores``, ``prices``, ``weekly``.
+        Views: ``messages`` (messages + score columns), ``messages_raw``, and one per table in ``schemas.TABLES``
+        (``scores``, ``prices``, ``weekly``, ``runs``, ...).
         """
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
         for table in schemas.TABLES:
             name = "messages_raw" if table == "messages" else table
-            con.execute(f"CREATE VIEW {name} AS {self._select_sql(table)}")
+            self._create_view(con, table, name)
         score_cols = [c.name for c in schemas.TABLES["scores"] if c.name not in schemas.KEYS["scores"]]
         con.execute(
             "CREATE VIEW messages AS SELECT m.*, "
@@ -175,20 +415,24 @@ class Lake:
         )
         return con
 
-    def _select_sql(self, table: str) -> str:
+    def _create_view(self, con: duckdb.DuckDBPyConnection, table: str, name: str) -> None:
         cols = schemas.TABLES[table]
-        parts = PARTITIONS[table]
-        files = self.files(table)
-        ordered = [c.name for c in cols] + [p for p in parts if p not in {c.name for c in cols}]
-        if not files:
-            typed = ", ".join(f"NULL::{_DUCK_TYPES[c.type]} AS {c.name}" for c in cols)
-            extra = "".join(f", NULL::VARCHAR AS {p}" for p in parts if p not in {c.name for c in cols})
-            return f"SELECT {typed}{extra} WHERE false"
-        file_list = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+        parts = _partitions(table)
+        names = {c.name for c in cols}
+        ordered = ", ".join([c.name for c in cols] + [p for p in parts if p not in names])
+        rels = self._committed(table, self._store.list(table))
+        if not rels or self.remote:
+            source = self._dataset(table, rels)
+            if not rels:
+                source = source.schema.empty_table()
+            con.register(f"__{name}_arrow", source)
+            con.execute(f"CREATE VIEW {name} AS SELECT {ordered} FROM __{name}_arrow")
+            return
+        file_list = ", ".join("'" + self._store.full(r).replace("'", "''") + "'" for r in rels)
         hive_types = ", ".join(f"'{p}': VARCHAR" for p in parts)
-        return (
-            f"SELECT {', '.join(ordered)} FROM read_parquet([{file_list}], hive_partitioning = true, "
-            f"hive_types = {{{hive_types}}}, union_by_name = true)"
+        options = f", hive_partitioning = true, hive_types = {{{hive_types}}}" if parts else ""
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT {ordered} FROM read_parquet([{file_list}]{options}, union_by_name = true)"
         )
 
     def read(self, sql: str) -> pd.DataFrame:
@@ -197,8 +441,19 @@ class Lake:
         try:
             return con.execute(sql).df()
         except duckdb.Error as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise LakeError(self.root, f"query failed: {first}") from exc
+            raise LakeError(self.root, f"query failed: {_first_line(exc)}") from exc
+        finally:
+            con.close()
+
+    def copy_to_parquet(self, sql: str, out: Path) -> int:
+        """Write the result of ``sql`` to the local Parquet file ``out`` (streamed by DuckDB's COPY); return rows."""
+        con = self.connect()
+        target = str(out).replace("'", "''")
+        try:
+            con.execute(f"COPY ({sql.strip().rstrip(';')}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+            return int(con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchall()[0][0])
+        except duckdb.Error as exc:
+            raise LakeError(self.root, f"query failed: {_first_line(exc)}") from exc
         finally:
             con.close()
 
@@ -206,11 +461,35 @@ class Lake:
         return int(self.read(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0])
 
 
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _is_data(rel: str, depth: int) -> bool:
+    segments = rel.split("/")
+    return (
+        len(segments) == depth
+        and segments[-1].endswith(".parquet")
+        and not any(s.startswith((".", "_")) for s in segments)
+    )
+
+
+def _pinned(table: str) -> tuple[str, ...]:
+    """The leading partition columns that are part of the key: a key can only be stored under that prefix."""
+    keys = set(schemas.KEYS[table])
+    out: list[str] = []
+    for col in _partitions(table):
+        if col not in keys:
+            break
+        out.append(col)
+    return tuple(out)
+
+
 def _drop_duplicate_keys(arrow: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     """Keep the first row of each key within one batch being written."""
     if arrow.num_rows == 0:
         return arrow
-    idx = pa.array(range(arrow.num_rows), type=pa.int64())
+    idx = pa.array(np.arange(arrow.num_rows, dtype=np.int64))
     firsts = (
         arrow.select(list(keys))
         .append_column("__i", idx)
@@ -221,18 +500,33 @@ def _drop_duplicate_keys(arrow: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     return arrow.take(pc.sort_indices(firsts))
 
 
-def _split_partitions(arrow: pa.Table, table: str) -> Iterator[tuple[tuple[str, ...], pa.Table]]:
-    """Yield (partition values, rows without the partition columns) for each partition present."""
-    parts = PARTITIONS[table]
+def _with_partition_columns(arrow: pa.Table, table: str) -> pa.Table:
+    """``arrow`` plus derived partition columns (``month`` from ``ts``); partition values as non-null strings."""
+    for col in _partitions(table):
+        if col == "month" and "month" not in arrow.column_names:
+            arrow = arrow.append_column("month", pc.strftime(arrow.column("ts"), format="%Y-%m", locale="C"))
+    return arrow
+
+
+def _split(arrow: pa.Table, cols: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], pa.Table]]:
+    """Yield (values of ``cols`` as strings, rows) per distinct combination, sorted; rows keep their order."""
     if arrow.num_rows == 0:
         return
-    derived = arrow
-    if "month" in parts:
-        month = pc.strftime(arrow.column("ts"), format="%Y-%m", locale="C")
-        derived = arrow.append_column("month", month)
-    frame = derived.select(list(parts)).to_pandas()
-    groups = frame.groupby(list(parts), sort=True, dropna=False).indices
-    keep = [n for n in arrow.column_names if n not in parts]
-    for values, rows in groups.items():
-        vals = values if isinstance(values, tuple) else (values,)
-        yield tuple(str(v) for v in vals), arrow.select(keep).take(pa.array(rows))
+    if not cols:
+        yield (), arrow
+        return
+    text = [pc.fill_null(pc.cast(arrow.column(c), pa.string()), _NULL_PARTITION) for c in cols]
+    keyed = pa.table({f"__k{i}": t for i, t in enumerate(text)})
+    order = pc.sort_indices(keyed, [(f"__k{i}", "ascending") for i in range(len(cols))])
+    keyed = keyed.take(order)
+    rows = arrow.take(order)
+    change = np.zeros(rows.num_rows, dtype=bool)
+    change[0] = True
+    for i in range(len(cols)):
+        col = keyed.column(i).combine_chunks()
+        if rows.num_rows > 1:
+            change[1:] |= pc.not_equal(col.slice(1), col.slice(0, rows.num_rows - 1)).to_numpy(zero_copy_only=False)
+    starts = [*np.flatnonzero(change).tolist(), rows.num_rows]
+    for a, b in itertools.pairwise(starts):
+        values = tuple(str(keyed.column(i)[a].as_py()) for i in range(len(cols)))
+        yield values, rows.slice(a, b - a)

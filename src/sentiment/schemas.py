@@ -138,11 +138,22 @@ _WEEKLY = (
     Column("excess_log_return", pa.float64(), "log_return minus the market factor's (BTC/USDT) log_return."),
 )
 
+_RUNS = (
+    Column("run_id", pa.string(), "Random id of one run of one step (uuid4 hex).", False),
+    Column("step", pa.string(), "Step name: ingest-chats, score-messages, fetch-prices, build-weekly, ...", False),
+    Column("started_at", UTC_TS, "When the step started, UTC.", False),
+    Column("finished_at", UTC_TS, "When the step ended (succeeded or failed), UTC.", False),
+    Column("status", pa.string(), "ok | failed (a killed step leaves no row).", False),
+    Column("rows_written", pa.int64(), "Rows the step added to the lake; null when it writes no count."),
+    Column("detail", pa.string(), "For failed runs the error class and message; else null."),
+)
+
 TABLES: dict[str, tuple[Column, ...]] = {
     "messages": _MESSAGES,
     "scores": _SCORES,
     "prices": _PRICES,
     "weekly": _WEEKLY,
+    "runs": _RUNS,
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -150,6 +161,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "scores": ("platform", "chat_id", "message_id"),
     "prices": ("exchange", "symbol", "timeframe", "ts"),
     "weekly": ("symbol", "scope", "week_start"),
+    "runs": ("run_id",),
 }
 
 

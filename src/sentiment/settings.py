@@ -30,7 +30,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SENTIMENT_", extra="forbid", frozen=True)
 
-    lake: Path = Field(Path("data/lake"), description="Root of the Parquet lake.")
+    lake: Path | str = Field(
+        Path("data/lake"), description="Root of the Parquet lake: a folder, or an object-store URI (s3://bucket/prefix)."
+    )
     reports: Path = Field(Path("reports"), description="Where reports are written.")
     chats: Annotated[tuple[Path, ...], NoDecode] = Field(
         (), description="Chat export files (or folders of them) to ingest."
@@ -73,6 +75,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(s.strip() for s in value.split(",") if s.strip())
         return value
+
+    @field_validator("lake", mode="after")
+    @classmethod
+    def _lake_path_or_uri(cls, value: Path | str) -> Path | str:
+        """A URI with a scheme (s3://...) stays a string; anything else is a local Path."""
+        text = str(value)
+        scheme = text.split("://", 1)[0] if "://" in text else ""
+        return text if len(scheme) > 1 and scheme != "file" and isinstance(value, str) else Path(value)
 
     @property
     def all_symbols(self) -> tuple[str, ...]:
