@@ -74,6 +74,11 @@ class Lake:
         base = self.table_dir(table)
         return sorted(base.glob("/".join(["*"] * len(PARTITIONS[table]) + ["*.parquet"])))
 
+    def partition_files(self, table: str, values: tuple[str, ...] = ()) -> list[Path]:
+        """Committed Parquet files under the partition pinned by the leading partition ``values`` (all if none)."""
+        scope = self._partition_dir_prefix(table, values)
+        return sorted(p for p in scope.rglob("*.parquet") if not p.name.startswith(".")) if scope.exists() else []
+
     # ---- writes ------------------------------------------------------------------------------------------
     @contextmanager
     def write_lock(self) -> Iterator[None]:
