@@ -1,16 +1,23 @@
-"""The weekly pipeline as a Prefect flow: chats and prices in, a report per symbol out. Orchestration only."""
+"""The pipeline as Prefect flows: chats and prices in, scores, weekly features, a report per symbol. Orchestration only.
+
+``weekly_pipeline`` runs the five step flows as subflows; ``ingest_prices`` is also deployed on its own (daily).
+Each task is one call into :mod:`sentiment.jobs`; cache keys, task runners and deployments live in
+:mod:`sentiment.orchestration`. A flow given no settings loads them (sentiment.toml < env), as scheduled runs do.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
-from sentiment import jobs
+from sentiment import jobs, orchestration
 from sentiment.errors import ExchangeUnavailableError
-from sentiment.settings import Settings
+from sentiment.settings import Settings, load_settings
+
+CACHED = {"persist_result": True, "cache_expiration": orchestration.CACHE_EXPIRATION}
 
 
 def _network_failure(task, task_run, state) -> bool:  # type: ignore[no-untyped-def]
@@ -18,22 +25,34 @@ def _network_failure(task, task_run, state) -> bool:  # type: ignore[no-untyped-
     return isinstance(state.result(raise_on_failure=False), ExchangeUnavailableError)
 
 
-@task(name="ingest-chats", cache_policy=NO_CACHE)
-def ingest_chats(settings: Settings, now: pd.Timestamp) -> int:
-    summary = jobs.ingest_chats(settings, settings.chats, now=now)
-    get_run_logger().info(
-        "%d records read from %d files, %d new", summary.rows_read, len(summary.files), summary.rows_written
-    )
-    return summary.rows_written
+def _now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC").floor("s")
 
 
-@task(name="score-messages", cache_policy=NO_CACHE)
-def score_messages(settings: Settings, now: pd.Timestamp) -> int:
-    scored = jobs.score_new_messages(settings, now=now)
-    get_run_logger().info("%d messages newly scored", scored)
-    return scored
+# ---- chats -----------------------------------------------------------------------------------------------
+@task(name="parse-chat-export", cache_key_fn=orchestration.chat_file_cache_key, **CACHED)
+def parse_chat_export(settings: Settings, path: Path, now: pd.Timestamp) -> pd.DataFrame:
+    return jobs.parse_chat_file(settings, path, now=now)
 
 
+@task(name="write-messages", cache_policy=NO_CACHE)
+def write_messages(settings: Settings, frames: list[pd.DataFrame]) -> int:
+    return jobs.write_messages(settings, frames)
+
+
+@flow(name="ingest-chats")
+def ingest_chats(settings: Settings | None = None) -> int:
+    """Parse every export in the watched chats (in parallel, unchanged files from cache), then one write."""
+    settings = settings or load_settings()
+    files = jobs.chat_files(settings)
+    jobs.pseudonym_key(settings)  # before the parallel parses, which share it (and whose cache keys see it)
+    frames = parse_chat_export.map(unmapped(settings), files, unmapped(_now()))
+    written = write_messages(settings, frames)
+    get_run_logger().info("%d chat exports, %d new records", len(files), written)
+    return written
+
+
+# ---- prices ----------------------------------------------------------------------------------------------
 @task(
     name="fetch-prices",
     cache_policy=NO_CACHE,
@@ -47,30 +66,97 @@ def fetch_prices(settings: Settings, symbol: str, now: pd.Timestamp) -> int:
     return written
 
 
-@task(name="build-weekly", cache_policy=NO_CACHE)
-def build_weekly(settings: Settings) -> int:
-    return len(jobs.build_weekly(settings))
+@flow(name="ingest-prices")
+def ingest_prices(settings: Settings | None = None) -> dict[str, int]:
+    """Fetch each symbol's new candles (report symbols and the market factor) concurrently."""
+    settings = settings or load_settings()
+    symbols = list(settings.all_symbols)
+    fetched = fetch_prices.map(unmapped(settings), symbols, unmapped(_now()))
+    return dict(zip(symbols, fetched.result(), strict=True))
 
 
-@task(name="model-and-report", cache_policy=NO_CACHE)
-def model_and_report(settings: Settings, symbol: str, today: pd.Timestamp, synthetic: bool) -> str:
+# ---- scores ----------------------------------------------------------------------------------------------
+@task(
+    name="score-chat",
+    cache_key_fn=orchestration.partition_cache_key(messages=("platform", "chat_id"), scores=("platform",)),
+    **CACHED,
+)
+def score_chat(settings: Settings, platform: str, chat_id: str, now: pd.Timestamp) -> int:
+    scored = jobs.score_partition(settings, platform, chat_id, now=now)
+    get_run_logger().info("%s:%s: %d messages newly scored", platform, chat_id, scored)
+    return scored
+
+
+@flow(name="score-messages")
+def score_messages(settings: Settings | None = None) -> int:
+    """Score each chat's unscored messages, one task per chat partition."""
+    settings = settings or load_settings()
+    chats = jobs.message_partitions(settings)
+    scored = score_chat.map(
+        unmapped(settings), [p for p, _ in chats], [c for _, c in chats], unmapped(_now())
+    )
+    return sum(scored.result())
+
+
+# ---- features --------------------------------------------------------------------------------------------
+@task(name="community-features", cache_key_fn=orchestration.partition_cache_key(messages=(), scores=()), **CACHED)
+def community_features(settings: Settings) -> pd.DataFrame:
+    return jobs.community_features(settings)
+
+
+@task(
+    name="weekly-table",
+    cache_key_fn=orchestration.partition_cache_key(messages=(), scores=(), prices=("exchange",)),
+    **CACHED,
+)
+def weekly_table(settings: Settings, features: pd.DataFrame, symbol: str) -> int:
+    return jobs.build_weekly_symbol(settings, features, symbol)
+
+
+@flow(name="build-features")
+def build_features(settings: Settings | None = None) -> int:
+    """Community features once, then each symbol's weekly table (features joined to its weekly bars)."""
+    settings = settings or load_settings()
+    features = community_features.submit(settings)
+    rows = orchestration.submit_per_symbol(weekly_table, orchestration.weekly_output, settings, features=features)
+    return sum(f.result() for f in rows)
+
+
+# ---- model and report ------------------------------------------------------------------------------------
+@task(
+    name="report",
+    cache_key_fn=orchestration.partition_cache_key(weekly=("symbol",)),
+    **CACHED,
+)
+def report(settings: Settings, symbol: str, today: pd.Timestamp, synthetic: bool) -> str:
     path = jobs.analyse_and_report(settings, symbol, today=today, synthetic=synthetic)
     get_run_logger().info("report written to %s", path)
     return str(path)
 
 
+@flow(name="model-and-report")
+def model_and_report(settings: Settings | None = None, synthetic: bool = False) -> list[str]:
+    """Lead-lag and walk-forward analyses and one report per symbol."""
+    settings = settings or load_settings()
+    today = _now().normalize()
+    reports = orchestration.submit_per_symbol(
+        report, orchestration.report_output, settings, today=today, synthetic=synthetic
+    )
+    return [f.result() for f in reports]
+
+
+# ---- the weekly pipeline ---------------------------------------------------------------------------------
 @flow(name="weekly-pipeline")
-def weekly_pipeline(settings: Settings, synthetic: bool = False) -> list[str]:
-    """Ingest chats while prices download, score, build the weekly table, then one report per symbol."""
-    now = pd.Timestamp.now(tz="UTC").floor("s")
-    ingested = ingest_chats.submit(settings, now)
-    prices = [fetch_prices.submit(settings, symbol, now) for symbol in settings.all_symbols]
-    ingested.result()  # a bad export fails the run here, with its own message naming file and line
-    score_messages(settings, now)
-    for fetched in prices:
-        fetched.result()
-    build_weekly(settings)
-    return [
-        str(Path(model_and_report(settings, symbol, now.normalize(), synthetic)))
-        for symbol in settings.symbols
-    ]
+def weekly_pipeline(settings: Settings | None = None, synthetic: bool = False) -> list[str]:
+    """Ingest chats and prices, score, build the weekly table, then one report per symbol (the report paths).
+
+    Scoring, features and reports run on ``settings.runner`` (a thread pool, or a Dask cluster).
+    """
+    settings = settings or load_settings()
+    ingest_chats(settings)  # a bad export fails the run here, with its own message naming file and line
+    ingest_prices(settings)
+    with orchestration.dask_cluster(settings) as settings:
+        score_messages.with_options(task_runner=orchestration.task_runner(settings))(settings)
+        build_features.with_options(task_runner=orchestration.task_runner(settings))(settings)
+        on_runner = model_and_report.with_options(task_runner=orchestration.task_runner(settings))
+        return on_runner(settings, synthetic)

@@ -191,6 +191,10 @@ def run(
     platform: Annotated[str | None, typer.Option(help="Chat export format, or auto.")] = None,
     tz: Annotated[str | None, typer.Option(help="Zone of exports with wall time only.")] = None,
     keep_names: Annotated[bool, typer.Option(help="Also store display names.")] = False,
+    runner: Annotated[str | None, typer.Option(help="Task runner: threads (default) or dask.")] = None,
+    dask_address: Annotated[
+        str | None, typer.Option(help="Dask scheduler (tcp://host:8786); default a temporary local cluster.")
+    ] = None,
 ) -> None:
     """Run the weekly Prefect flow on your own exports; prints the report path(s)."""
     symbols = list(symbol or [])
@@ -203,6 +207,8 @@ def run(
         platform=platform,
         tz=tz,
         keep_names=keep_names or None,
+        runner=runner,
+        dask_address=dask_address,
         **_split_market(symbols),
     )
     for path in _run_flow(settings, synthetic=False):
@@ -213,6 +219,8 @@ def run(
 def demo(
     ctx: typer.Context,
     sample: Annotated[Path, typer.Option(help="Bundled sample folder.")] = DEFAULT_SAMPLE,
+    runner: Annotated[str | None, typer.Option(help="Task runner: threads (default) or dask.")] = None,
+    dask_address: Annotated[str | None, typer.Option(help="Dask scheduler (tcp://host:8786).")] = None,
 ) -> None:
     """Run the whole weekly pipeline offline on the bundled synthetic sample and print the report path."""
     from sentiment.prices.replay import serve_recorded
@@ -230,6 +238,8 @@ def demo(
             since=date(2024, 1, 1),
             api_url=url,
             tz="Asia/Shanghai",
+            runner=runner,
+            dask_address=dask_address,
         )
         paths = _run_flow(settings, synthetic=True)
     for path in paths:
@@ -243,6 +253,29 @@ def _run_flow(settings: Settings, synthetic: bool) -> list[Path]:
     if not settings.chats:
         raise SentimentError("no chat exports given: pass --chat PATH (or set chats in sentiment.toml)")
     return [Path(p) for p in weekly_pipeline(settings=settings, synthetic=synthetic)]
+
+
+@app.command("schedule")
+def schedule(
+    ctx: typer.Context,
+    chat: Annotated[
+        list[Path] | None, typer.Option(help="Chat export file or watched folder (repeatable; else sentiment.toml).")
+    ] = None,
+    port: Annotated[int, typer.Option(help="Port of the local Prefect server (when PREFECT_API_URL is unset).")] = 4200,
+    runner: Annotated[str | None, typer.Option(help="Task runner: threads (default) or dask.")] = None,
+    dask_address: Annotated[str | None, typer.Option(help="Dask scheduler (tcp://host:8786).")] = None,
+) -> None:
+    """Serve the weekly-report and daily-prices deployments on their cron schedules until Ctrl-C or SIGTERM.
+
+    With PREFECT_API_URL unset it first starts a local Prefect server on 127.0.0.1 (UI at http://127.0.0.1:PORT).
+    """
+    _prefect_defaults()
+    from sentiment.orchestration import serve_schedules
+
+    settings = ctx.obj.settings(chats=tuple(chat or ()), runner=runner, dask_address=dask_address)
+    if not settings.chats:
+        raise SentimentError("no chats to watch: pass --chat FOLDER (or set chats in sentiment.toml)")
+    serve_schedules(settings, port=port)
 
 
 # ---- query -----------------------------------------------------------------------------------------------

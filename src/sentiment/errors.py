@@ -13,7 +13,8 @@
     │   └── ExchangeUnavailableError    network-family failures that outlived the retries
     ├── LakeError                       the Parquet lake cannot be read or written safely
     │   └── SchemaMismatchError         a table about to be written does not match its declared schema
-    └── AnalysisError                   not enough data to analyse
+    ├── AnalysisError                   not enough data to analyse
+    └── OrchestrationError              the Prefect server or a deployment cannot be started or reached
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "ExchangeUnavailableError",
     "InputError",
     "LakeError",
+    "OrchestrationError",
     "ParseError",
     "PriceError",
     "SchemaMismatchError",
@@ -107,6 +109,10 @@ class SchemaMismatchError(LakeError):
 
 class AnalysisError(SentimentError):
     """The data is too thin (or malformed) to run an analysis."""
+
+
+class OrchestrationError(SentimentError):
+    """The local Prefect server could not start, or a deployment could not be served or run."""
 
 
 def _iso(ms: int) -> str:

@@ -38,16 +38,24 @@ __all__ = [
     "IngestSummary",
     "analyse_and_report",
     "build_weekly",
+    "build_weekly_symbol",
+    "chat_files",
+    "community_features",
     "compact_lake",
     "expand_chat_paths",
     "fetch_prices",
     "import_prices",
     "ingest_chats",
     "local_zone",
+    "message_partitions",
+    "parse_chat_file",
     "price_gaps",
+    "pseudonym_key",
     "recorded",
     "report_dir",
     "score_new_messages",
+    "score_partition",
+    "write_messages",
 ]
 
 log = logging.getLogger(__name__)
@@ -165,21 +173,18 @@ def expand_chat_paths(paths: Iterable[Path]) -> list[Path]:
 @recorded("ingest-chats")
 def ingest_chats(settings: Settings, paths: Sequence[Path], *, now: pd.Timestamp) -> IngestSummary:
     """Parse every export, pseudonymise, and append new messages. All files parse before anything is written."""
-    lake = Lake(settings.lake)
-    zone = local_zone(settings.tz)
-    files = expand_chat_paths(paths)
-    if not files:
-        raise InputError(", ".join(map(str, paths)) or ".", "no chat export files found")
-    frames: list[pd.DataFrame] = []
-    report: list[tuple[str, str, int]] = []
-    key = privacy.load_or_create_key(lake.key_path)
-    for path in files:
-        fmt, raw = read_chat_export(path, settings.platform, zone, settings.column_map)
-        log.info("%s: %s, %d records", path, fmt, len(raw))
-        report.append((str(path), fmt, len(raw)))
-        frames.append(privacy.to_messages(raw, key, keep_names=settings.keep_names, ingested_at=now))
-    written = lake.append("messages", pd.concat(frames, ignore_index=True))
-    return IngestSummary(files=report, rows_written=written)
+    files = chat_files(settings, paths)
+    key = pseudonym_key(settings)
+    parsed = [(path, *_read_export(settings, path, key, now)) for path in files]
+    written = write_messages(settings, [frame for _, _, frame in parsed])
+    return IngestSummary(files=[(str(p), fmt, len(f)) for p, fmt, f in parsed], rows_written=written)
+
+
+def _read_export(settings: Settings, path: Path, key: bytes, now: pd.Timestamp) -> tuple[str, pd.DataFrame]:
+    """(detected format, pseudonymised ``messages`` rows) of one export; nothing written."""
+    fmt, raw = read_chat_export(path, settings.platform, local_zone(settings.tz), settings.column_map)
+    log.info("%s: %s, %d records", path, fmt, len(raw))
+    return fmt, privacy.to_messages(raw, key, keep_names=settings.keep_names, ingested_at=now)
 
 
 @recorded("score-messages")
@@ -374,3 +379,78 @@ def _weekly_columns() -> list[str]:
 
 def _sql(value: str) -> str:
     return value.replace("'", "''")
+
+
+# ---- the same steps split per file / partition / symbol, for flows that fan them out -------------------------
+def chat_files(settings: Settings, paths: Sequence[Path] | None = None) -> list[Path]:
+    """The export files under ``paths`` (default ``settings.chats``: files and watched folders); InputError if none."""
+    roots = settings.chats if paths is None else paths
+    files = expand_chat_paths(roots)
+    if not files:
+        raise InputError(", ".join(map(str, roots)) or ".", "no chat export files found")
+    return files
+
+
+def pseudonym_key(settings: Settings) -> bytes:
+    """The lake's pseudonymisation key, created on first use."""
+    return privacy.load_or_create_key(Lake(settings.lake).key_path)
+
+
+def parse_chat_file(settings: Settings, path: Path, *, now: pd.Timestamp) -> pd.DataFrame:
+    """One export parsed and pseudonymised into ``messages`` rows (nothing written)."""
+    return _read_export(settings, path, pseudonym_key(settings), now)[1]
+
+
+def write_messages(settings: Settings, frames: Sequence[pd.DataFrame]) -> int:
+    """Append parsed exports in one write (so a bad file, which failed to parse, left nothing behind)."""
+    parsed = [f for f in frames if not f.empty]
+    if not parsed:
+        return 0
+    return Lake(settings.lake).append("messages", pd.concat(parsed, ignore_index=True))
+
+
+def message_partitions(settings: Settings) -> list[tuple[str, str]]:
+    """The (platform, chat_id) pairs the lake holds messages for, sorted."""
+    chats = Lake(settings.lake).read(
+        "SELECT DISTINCT platform, chat_id FROM messages_raw ORDER BY platform, chat_id"
+    )
+    return [(str(p), str(c)) for p, c in chats.itertuples(index=False)]
+
+
+def score_partition(
+    settings: Settings, platform: str, chat_id: str, *, now: pd.Timestamp, scorer: VaderScorer | None = None
+) -> int:
+    """Score one chat's user messages that have no score yet; return how many were scored."""
+    lake = Lake(settings.lake)
+    pending = lake.read(
+        "SELECT m.platform, m.chat_id, m.message_id, m.kind, m.text FROM messages_raw m "
+        "LEFT JOIN scores s USING (platform, chat_id, message_id) "
+        f"WHERE s.message_id IS NULL AND m.kind IN ('message', 'media') "
+        f"AND m.platform = '{_sql(platform)}' AND m.chat_id = '{_sql(chat_id)}'"
+    )
+    if pending.empty:
+        return 0
+    return lake.append("scores", score_messages(pending, scorer or VaderScorer(), now))
+
+
+def community_features(settings: Settings) -> pd.DataFrame:
+    """Weekly community features (scope "all" and per chat) of every scored message in the lake."""
+    messages = Lake(settings.lake).read("SELECT * FROM messages")
+    if messages.empty:
+        raise AnalysisError("the lake holds no messages: ingest chat exports first")
+    return weekly_community_features(messages, week_starts_on=settings.week_starts_on)
+
+
+def build_weekly_symbol(settings: Settings, features: pd.DataFrame, symbol: str) -> int:
+    """Join ``features`` with one symbol's weekly bars and replace its ``weekly`` partition; return the rows."""
+    lake = Lake(settings.lake)
+    wanted = ", ".join(f"'{_sql(s)}'" for s in dict.fromkeys((symbol, settings.market_symbol)))
+    prices = lake.read(
+        f"SELECT * FROM prices WHERE exchange = '{_sql(settings.exchange)}' "
+        f"AND timeframe = '{_sql(settings.timeframe)}' AND symbol IN ({wanted})"
+    )
+    if prices[prices["symbol"] == symbol].empty:
+        raise AnalysisError(f"the lake holds no {settings.exchange} prices of {symbol}: fetch prices first")
+    bars = weekly_bars(prices, market_symbol=settings.market_symbol, week_starts_on=settings.week_starts_on)
+    weekly = features.merge(bars[bars["symbol"] == symbol], on="week_start", how="inner")
+    return lake.replace("weekly", weekly[[c for c in _weekly_columns() if c in weekly.columns]])

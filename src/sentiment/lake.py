@@ -244,6 +244,16 @@ class Lake:
             return [self.root / r for r in rels]
         return [PurePosixPath(self._store.full(r)) for r in rels]
 
+    def partition_files(self, table: str, values: tuple[str, ...] = ()) -> list[Path] | list[PurePosixPath]:
+        """Committed files under the partition pinned by the leading partition ``values`` (all files if none)."""
+        prefix = self._partition_rel(table, values) + "/"
+        return [f for f in self.files(table) if values == () or self._rel(f).startswith(prefix)]
+
+    def _rel(self, path: Path | PurePosixPath) -> str:
+        if isinstance(self.root, Path):
+            return Path(path).relative_to(self.root).as_posix()
+        return str(path)[len(self._store.full("")) :].lstrip("/")
+
     def _committed(self, table: str, listing: list[str]) -> list[str]:
         depth = len(_partitions(table)) + 2
         data = [r for r in listing if _is_data(r, depth)]

@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     n_boot: int = Field(2000, ge=100, description="Bootstrap resamples for confidence intervals.")
     alpha: float = Field(0.05, gt=0, lt=1, description="False discovery rate for Benjamini-Hochberg.")
     seed: int = Field(0, description="Seed of every random draw in the analysis.")
+    aliases: dict[str, tuple[str, ...]] = Field(
+        {}, description="Other names chats use for each symbol, e.g. {'VIRTUAL/USDT': ['$VIRTUAL', 'virtual']}."
+    )
+    runner: Literal["threads", "dask"] = Field(
+        "threads", description="Task runner of the flows: a local thread pool, or a Dask cluster."
+    )
+    dask_address: str | None = Field(
+        None, description="Scheduler of an existing Dask cluster (tcp://host:8786); default: a temporary local one."
+    )
 
     @field_validator("symbols", "chats", mode="before")
     @classmethod
