@@ -25,7 +25,8 @@ from sentiment.lake import Lake
 from sentiment.prices.exchange import fetch_candles, make_exchange
 from sentiment.prices.weekly import timeframe_to_timedelta, weekly_bars
 from sentiment.report.render import write_report
-from sentiment.scoring import VaderScorer, score_messages
+from sentiment.scoring import BaseScorer, MessageFacts, score_messages, stored_version
+from sentiment.scoring.factory import make_facts, make_scorer
 from sentiment.settings import Settings
 
 __all__ = [
@@ -111,18 +112,39 @@ def ingest_chats(settings: Settings, paths: Sequence[Path], *, now: pd.Timestamp
     return IngestSummary(files=report, rows_written=written)
 
 
-def score_new_messages(settings: Settings, *, now: pd.Timestamp, scorer: VaderScorer | None = None) -> int:
-    """Score the user messages that have no score yet (or one from an older scorer version)."""
+def score_new_messages(
+    settings: Settings,
+    *,
+    now: pd.Timestamp,
+    scorer: BaseScorer | None = None,
+    facts: MessageFacts | None = None,
+) -> int:
+    """Score the user messages that have no score yet, and rescore those scored by another scorer or version.
+
+    The scorer is ``settings.scorer`` unless one is passed. Returns the number of rows written.
+    """
     lake = Lake(settings.lake)
-    scorer = scorer or VaderScorer()
+    scorer = scorer or make_scorer(settings)
+    facts = facts or make_facts(settings)
+    version = stored_version(scorer, facts)
+    cols = "m.platform, m.chat_id, m.message_id, m.kind, m.media_type, m.text"
     pending = lake.read(
-        "SELECT m.platform, m.chat_id, m.message_id, m.kind, m.text FROM messages_raw m "
+        f"SELECT {cols} FROM messages_raw m "
         "LEFT JOIN scores s USING (platform, chat_id, message_id) "
         "WHERE s.message_id IS NULL AND m.kind IN ('message', 'media')"
     )
-    if pending.empty:
-        return 0
-    return lake.append("scores", score_messages(pending, scorer, now))
+    stale = lake.read(
+        f"SELECT {cols} FROM messages_raw m JOIN scores s USING (platform, chat_id, message_id) "
+        f"WHERE m.kind IN ('message', 'media') AND (s.scorer <> '{_sql(scorer.name)}' "
+        f"OR s.scorer_version <> '{_sql(version)}')"
+    )
+    written = 0
+    if not pending.empty:
+        written += lake.append("scores", score_messages(pending, scorer, now, facts))
+    if not stale.empty:
+        log.info("rescoring %d messages scored by an older scorer or version", len(stale))
+        written += lake.replace_rows("scores", score_messages(stale, scorer, now, facts))
+    return written
 
 
 def fetch_prices(

@@ -50,6 +50,7 @@ _DUCK_TYPES = {
     pa.int32(): "INTEGER",
     pa.bool_(): "BOOLEAN",
     schemas.UTC_TS: "TIMESTAMPTZ",
+    pa.list_(pa.string()): "VARCHAR[]",
 }
 
 
@@ -112,6 +113,35 @@ class Lake:
         with self.write_lock():
             for values, part in _split_partitions(arrow, table):
                 self._write_file(self._partition_dir(table, values) / "data.parquet", part)
+        return arrow.num_rows
+
+    def replace_rows(self, table: str, frame: pd.DataFrame) -> int:
+        """Write ``frame``'s rows over stored rows with the same key (others kept); return rows written.
+
+        Each touched partition is rewritten as one new file (atomic rename), then its older files are removed, all
+        under the write lock. A crash between the two leaves both files; the next replace_rows of that partition
+        keeps the newest file's row for each key, so it heals.
+        """
+        arrow = schemas.conform(frame, table)
+        arrow = _drop_duplicate_keys(arrow, schemas.KEYS[table])
+        if table in REPLACED_TABLES:
+            raise LakeError(self.table_dir(table), "derived table: use replace(), not replace_rows()")
+        keys = [k for k in schemas.KEYS[table] if k not in PARTITIONS[table]]
+        with self.write_lock():
+            for values, part in _split_partitions(arrow, table):
+                part_dir = self._partition_dir(table, values)
+                old = sorted(part_dir.glob("*.parquet"), key=lambda f: (f.stat().st_mtime_ns, f.name))
+                pieces = [part]
+                replaced = set(zip(*(part.column(k).to_pylist() for k in keys), strict=True))
+                for f in reversed(old):  # newest first, so a key left twice by a crash keeps its newest row
+                    stored = pq.read_table(f, schema=part.schema)
+                    stored_keys = list(zip(*(stored.column(k).to_pylist() for k in keys), strict=True))
+                    keep = pa.array([k not in replaced for k in stored_keys], type=pa.bool_())
+                    replaced.update(stored_keys)
+                    pieces.append(stored.filter(keep))
+                self._write_file(part_dir / f"part-{uuid.uuid4().hex}.parquet", pa.concat_tables(pieces))
+                for f in old:
+                    f.unlink()
         return arrow.num_rows
 
     def _partition_dir(self, table: str, values: tuple[str, ...]) -> Path:
