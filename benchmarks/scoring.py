@@ -198,7 +198,8 @@ def main() -> None:
     w0, c0, k0 = time.perf_counter(), _cpu(), _cpu(children=True)
     result = analyse_texts(df["text"], scorer, facts, workers=args.workers)
     wall = time.perf_counter() - w0
-    parent, children = _cpu() - c0, _cpu(children=True) - k0
+    parent = _cpu() - c0
+    children = _cpu(children=True) - k0 + result.attrs.get("worker_cpu_s", 0.0)  # forkserver workers report it
     assert len(result) == n
     idle = parent + children / max(args.workers, 1)
     print(

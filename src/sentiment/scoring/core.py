@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ def detect_lang(text: str | None) -> str:
 
 def label_for(compound: float | None) -> str:
     """bullish / bearish / neutral by VADER's customary +-0.05 thresholds; unscored when there is no score."""
-    if compound is None or pd.isna(compound):
+    if compound is None or compound != compound:  # None or NaN (cheaper than pd.isna on the hot path)
         return "unscored"
     if compound >= BULLISH_AT:
         return "bullish"
@@ -178,19 +179,25 @@ def _init_worker(scorer: BaseScorer, facts: MessageFacts | None) -> None:
     _WORKER = (scorer, facts)
 
 
-def _work(texts: list[str]) -> tuple[list[tuple[object, ...]], list[tuple[list[str], bool, bool]] | None]:
-    """Score one chunk in a worker; rows go back as tuples (a third of the pickled size of dicts)."""
+def _work(
+    texts: list[str],
+) -> tuple[list[tuple[object, ...]], list[tuple[list[str], bool, bool]] | None, float]:
+    """Score one chunk in a worker; rows go back as tuples (a third of the pickled size of dicts), with the CPU
+    seconds the chunk took."""
     assert _WORKER is not None, "worker not initialised"
     scorer, facts = _WORKER
+    started = time.process_time()
     rows = [tuple(r[c] for c in RESULT_COLUMNS) for r in scorer.score_many(texts)]
-    return rows, ([facts.of(t) for t in texts] if facts is not None else None)
+    extras = [facts.of(t) for t in texts] if facts is not None else None
+    return rows, extras, time.process_time() - started
 
 
 def _analyse_distinct(
     distinct: list[str], scorer: BaseScorer, facts: MessageFacts | None, workers: int, min_parallel: int
-) -> tuple[list[dict[str, object]], list[tuple[list[str], bool, bool]] | None]:
+) -> tuple[list[dict[str, object]], list[tuple[list[str], bool, bool]] | None, float]:
     if workers <= 1 or len(distinct) < min_parallel or not scorer.parallel:
-        return scorer.score_many(distinct), ([facts.of(t) for t in distinct] if facts is not None else None)
+        return scorer.score_many(distinct), ([facts.of(t) for t in distinct] if facts is not None else None), 0.0
+    worker_cpu = 0.0
     size = max(2_000, min(20_000, len(distinct) // (workers * 8) + 1))
     chunks = [distinct[i : i + size] for i in range(0, len(distinct), size)]
     results: list[dict[str, object]] = []
@@ -199,11 +206,12 @@ def _analyse_distinct(
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=get_context(method), initializer=_init_worker, initargs=(scorer, facts)
     ) as pool:
-        for res, ext in pool.map(_work, chunks):
+        for res, ext, cpu in pool.map(_work, chunks):
             results.extend(dict(zip(RESULT_COLUMNS, r, strict=True)) for r in res)
             if ext is not None:
                 extras.extend(ext)
-    return results, (extras if facts is not None else None)
+            worker_cpu += cpu
+    return results, (extras if facts is not None else None), worker_cpu
 
 
 def _start_methods() -> list[str]:
@@ -224,6 +232,7 @@ def analyse_texts(
     distinct texts) and fan the results out to every row, aligned to ``texts``' index.
 
     Columns: compound, pos, neu, neg, label, lang, plus mentions, is_question, has_link when ``facts`` is given.
+    ``attrs`` carries ``distinct_texts`` and ``worker_cpu_s`` (CPU seconds in worker processes).
     """
     cols = list(RESULT_COLUMNS) + (list(EXTRA_COLUMNS) if facts is not None else [])
     if texts.empty:
@@ -234,7 +243,7 @@ def analyse_texts(
     codes, uniques = pd.factorize(texts.fillna("").astype(str), sort=False)
     distinct = [str(u) for u in uniques]
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
-    results, extras = _analyse_distinct(distinct, scorer, facts, n_workers, min_parallel)
+    results, extras, worker_cpu = _analyse_distinct(distinct, scorer, facts, n_workers, min_parallel)
     table: dict[str, object] = {}
     for c in RESULT_COLUMNS:
         values = [r[c] for r in results]
@@ -248,7 +257,10 @@ def analyse_texts(
         table["mentions"] = mentions[codes]
         table["is_question"] = np.array([e[1] for e in extras], dtype=bool)[codes]
         table["has_link"] = np.array([e[2] for e in extras], dtype=bool)[codes]
-    return pd.DataFrame(table, index=texts.index, columns=cols)
+    out = pd.DataFrame(table, index=texts.index, columns=cols)
+    out.attrs["distinct_texts"] = len(distinct)
+    out.attrs["worker_cpu_s"] = worker_cpu  # CPU seconds spent in worker processes (0 when run in-process)
+    return out
 
 
 def score_messages(
