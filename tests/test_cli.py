@@ -83,12 +83,12 @@ def test_score_text_reads_stdin_lines(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """score-text prints one JSON object per input line with compound, label and lang."""
-    monkeypatch.setattr("sys.stdin", io.StringIO("this is great news\n要涨了\nterrible scam\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("this is great news\n要涨了\nterrible scam\nпривет всем\n"))
     assert run_cli(["score-text"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["label"] for r in rows] == ["bullish", "unscored", "bearish"]
-    assert [r["lang"] for r in rows] == ["en", "zh", "en"]
-    assert rows[1]["compound"] is None and rows[0]["compound"] > 0
+    assert [r["label"] for r in rows] == ["bullish", "bullish", "bearish", "unscored"]
+    assert [r["lang"] for r in rows] == ["en", "zh", "en", "other"]
+    assert rows[3]["compound"] is None and rows[0]["compound"] > 0
 
 
 def test_truncated_export_fails_cleanly_and_writes_nothing(

@@ -84,11 +84,14 @@ def ingest_chat(
         str | None,
         typer.Option("--map", help="Generic CSV/JSONL columns: ts=COL,author=COL,text=COL[,id=COL,chat=COL]."),
     ] = None,
+    scorer: Annotated[str | None, typer.Option(help="lexicon | vader | trained [default lexicon].")] = None,
 ) -> None:
     """Parse chat exports, pseudonymise authors, append new messages to the lake and score them."""
     from sentiment import jobs
 
-    settings = ctx.obj.settings(platform=platform, tz=tz, keep_names=keep_names or None, column_map=column_map)
+    settings = ctx.obj.settings(
+        platform=platform, tz=tz, keep_names=keep_names or None, column_map=column_map, scorer=scorer
+    )
     if settings.tz is None:
         err.print(f"wall-time exports are read in this machine's zone: {jobs.local_zone(None)} (set --tz)")
     now = _now()
@@ -102,15 +105,125 @@ def ingest_chat(
 
 
 @app.command("score-text")
-def score_text() -> None:
+def score_text(
+    ctx: typer.Context,
+    scorer: Annotated[
+        str | None, typer.Option(help="lexicon | vader | trained [default: settings, lexicon].")
+    ] = None,
+) -> None:
     """Score one message per stdin line; print one JSON object per line (compound, label, lang, ...)."""
-    from sentiment.scoring import VaderScorer
+    from sentiment.scoring.factory import make_facts, make_scorer
 
-    scorer = VaderScorer()
+    settings = ctx.obj.settings(scorer=scorer) if ctx.obj else load_settings(scorer=scorer)
+    chosen = make_scorer(settings)
+    facts = make_facts(settings)
     for line in sys.stdin:
         text = line.rstrip("\n")
-        result = scorer.score_one(text)
-        sys.stdout.write(json.dumps({"text": text, **result}, ensure_ascii=False) + "\n")
+        result = chosen.score_one(text)
+        mentions, is_question, has_link = facts.of(text)
+        row = {"text": text, **result, "scorer": chosen.name, "mentions": mentions}
+        row.update(is_question=is_question, has_link=has_link)
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+@app.command("eval")
+def eval_scorer(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV of labelled texts.")],
+    text_col: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
+    label_col: Annotated[str, typer.Option(help="Column holding the gold label.")] = "label",
+    label_map: Annotated[
+        str | None,
+        typer.Option(help="FILE_LABEL=bullish|bearish|neutral,... (positive/negative are mapped already)."),
+    ] = None,
+    cv: Annotated[
+        bool, typer.Option(help="Also cross-validate the trainable model on FILE (default: when one is trained).")
+    ] = False,
+) -> None:
+    """Accuracy, macro-F1 and confusion matrices: this project's scorer vs vanilla VADER (and the trained recipe)."""
+    from sentiment.scoring.evaluate import confusion, vanilla_vader_labels
+    from sentiment.scoring.factory import model_path
+
+    settings = ctx.obj.settings()
+    texts, gold = _labelled(file, text_col, label_col, label_map)
+    from sentiment.scoring import LexiconScorer
+
+    results = {
+        "lexicon": [r["label"] for r in LexiconScorer().score_many(texts)],
+        "vanilla VADER": vanilla_vader_labels(texts),
+    }
+    trained = model_path(settings.lake)
+    if cv or trained.is_file():
+        from sentiment.scoring.trained import CV_FOLDS, cross_validate
+
+        results[f"trained recipe ({CV_FOLDS}-fold CV on FILE)"] = cross_validate(texts, gold)
+    summary = Table("scorer", "accuracy", "macro-F1", title=f"{file.name}: {len(gold)} rows")
+    from sentiment.scoring.evaluate import scores_of
+
+    for name, predicted in results.items():
+        sc = scores_of(gold, predicted)
+        summary.add_row(name, f"{sc['accuracy']:.3f}", f"{sc['macro_f1']:.3f}")
+    out.print(summary)
+    if trained.is_file():
+        from sentiment.scoring.trained import load_card
+
+        card = load_card(trained)
+        cvs = card.get("cv", {})
+        out.print(
+            f"stored model {trained}: trained on {card.get('rows')} rows, its own {card.get('cv_folds')}-fold CV "
+            f"accuracy {cvs.get('accuracy')}, macro-F1 {cvs.get('macro_f1')}"
+        )
+    for name, predicted in results.items():
+        matrix = confusion(gold, predicted)
+        table = Table("gold \\ predicted", *[str(c) for c in matrix.columns], title=f"confusion: {name}")
+        for label, row in matrix.iterrows():
+            table.add_row(str(label), *[str(int(v)) for v in row])
+        out.print(table)
+
+
+@app.command("train")
+def train(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV of your own labelled messages.")],
+    text_col: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
+    label_col: Annotated[str, typer.Option(help="Column holding the label.")] = "label",
+    label_map: Annotated[
+        str | None,
+        typer.Option(help="FILE_LABEL=bullish|bearish|neutral,... (positive/negative are mapped already)."),
+    ] = None,
+) -> None:
+    """Fit TF-IDF + logistic regression on labelled messages; store it in the lake for --scorer trained."""
+    from sentiment.scoring.factory import model_path
+    from sentiment.scoring.trained import fit_model, save_model
+
+    settings = ctx.obj.settings()
+    texts, gold = _labelled(file, text_col, label_col, label_map)
+    model, card = fit_model(texts, gold)
+    path = model_path(settings.lake)
+    save_model(model, {**card, "source": file.name}, path)
+    cvs = card["cv"]
+    out.print(
+        f"trained on {card['rows']} rows {card['classes']}: {card['cv_folds']}-fold CV accuracy "
+        f"{cvs['accuracy']:.3f}, macro-F1 {cvs['macro_f1']:.3f}"  # type: ignore[index]
+    )
+    print(path)
+
+
+def _labelled(file: Path, text_col: str, label_col: str, label_map: str | None) -> tuple[list[str], list[str]]:
+    from sentiment.errors import InputError
+    from sentiment.scoring.evaluate import map_labels, parse_label_map
+
+    if not file.is_file():
+        raise InputError(file, "no such file")
+    try:
+        frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(file, f"not a readable CSV: {exc}") from exc
+    missing = [c for c in (text_col, label_col) if c not in frame.columns]
+    if missing:
+        raise InputError(file, f"no column {', '.join(missing)} (columns: {', '.join(frame.columns)})")
+    gold = map_labels(frame[label_col], parse_label_map(label_map), source=str(file))
+    return frame[text_col].tolist(), gold
 
 
 # ---- prices ----------------------------------------------------------------------------------------------
@@ -195,6 +308,7 @@ def run(
     dask_address: Annotated[
         str | None, typer.Option(help="Dask scheduler (tcp://host:8786); default a temporary local cluster.")
     ] = None,
+    scorer: Annotated[str | None, typer.Option(help="lexicon | vader | trained [default lexicon].")] = None,
 ) -> None:
     """Run the weekly Prefect flow on your own exports; prints the report path(s)."""
     symbols = list(symbol or [])
@@ -209,6 +323,7 @@ def run(
         keep_names=keep_names or None,
         runner=runner,
         dask_address=dask_address,
+        scorer=scorer,
         **_split_market(symbols),
     )
     for path in _run_flow(settings, synthetic=False):

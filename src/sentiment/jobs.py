@@ -30,7 +30,8 @@ from sentiment.prices.candles_csv import read_candles_csv
 from sentiment.prices.exchange import fetch_candles, make_exchange
 from sentiment.prices.weekly import candle_gaps, timeframe_to_timedelta, weekly_bars
 from sentiment.report.render import write_report
-from sentiment.scoring import VaderScorer, score_messages
+from sentiment.scoring import BaseScorer, MessageFacts, score_messages, stored_version
+from sentiment.scoring.factory import make_facts, make_scorer
 from sentiment.settings import Settings
 
 __all__ = [
@@ -188,18 +189,42 @@ def _read_export(settings: Settings, path: Path, key: bytes, now: pd.Timestamp) 
 
 
 @recorded("score-messages")
-def score_new_messages(settings: Settings, *, now: pd.Timestamp, scorer: VaderScorer | None = None) -> int:
-    """Score the user messages that have no score yet (or one from an older scorer version)."""
+def score_new_messages(
+    settings: Settings,
+    *,
+    now: pd.Timestamp,
+    scorer: BaseScorer | None = None,
+    facts: MessageFacts | None = None,
+    chat: tuple[str, str] | None = None,
+) -> int:
+    """Score the user messages that have no score yet, and rescore those scored by another scorer or version.
+
+    The scorer is ``settings.scorer`` unless one is passed; ``chat`` = (platform, chat_id) limits the work to one
+    chat. Returns the number of rows written.
+    """
     lake = Lake(settings.lake)
-    scorer = scorer or VaderScorer()
+    scorer = scorer or make_scorer(settings)
+    facts = facts or make_facts(settings)
+    version = stored_version(scorer, facts)
+    cols = "m.platform, m.chat_id, m.message_id, m.kind, m.media_type, m.text"
+    only = "" if chat is None else f" AND m.platform = '{_sql(chat[0])}' AND m.chat_id = '{_sql(chat[1])}'"
     pending = lake.read(
-        "SELECT m.platform, m.chat_id, m.message_id, m.kind, m.text FROM messages_raw m "
+        f"SELECT {cols} FROM messages_raw m "
         "LEFT JOIN scores s USING (platform, chat_id, message_id) "
-        "WHERE s.message_id IS NULL AND m.kind IN ('message', 'media')"
+        "WHERE s.message_id IS NULL AND m.kind IN ('message', 'media')" + only
     )
-    if pending.empty:
-        return 0
-    return lake.append("scores", score_messages(pending, scorer, now))
+    stale = lake.read(
+        f"SELECT {cols} FROM messages_raw m JOIN scores s USING (platform, chat_id, message_id) "
+        f"WHERE m.kind IN ('message', 'media') AND (s.scorer <> '{_sql(scorer.name)}' "
+        f"OR s.scorer_version <> '{_sql(version)}')" + only
+    )
+    written = 0
+    if not pending.empty:
+        written += lake.append("scores", score_messages(pending, scorer, now, facts))
+    if not stale.empty:
+        log.info("rescoring %d messages scored by an older scorer or version", len(stale))
+        written += lake.replace_rows("scores", score_messages(stale, scorer, now, facts))
+    return written
 
 
 @recorded("fetch-prices")
@@ -418,19 +443,10 @@ def message_partitions(settings: Settings) -> list[tuple[str, str]]:
 
 
 def score_partition(
-    settings: Settings, platform: str, chat_id: str, *, now: pd.Timestamp, scorer: VaderScorer | None = None
+    settings: Settings, platform: str, chat_id: str, *, now: pd.Timestamp, scorer: BaseScorer | None = None
 ) -> int:
-    """Score one chat's user messages that have no score yet; return how many were scored."""
-    lake = Lake(settings.lake)
-    pending = lake.read(
-        "SELECT m.platform, m.chat_id, m.message_id, m.kind, m.text FROM messages_raw m "
-        "LEFT JOIN scores s USING (platform, chat_id, message_id) "
-        f"WHERE s.message_id IS NULL AND m.kind IN ('message', 'media') "
-        f"AND m.platform = '{_sql(platform)}' AND m.chat_id = '{_sql(chat_id)}'"
-    )
-    if pending.empty:
-        return 0
-    return lake.append("scores", score_messages(pending, scorer or VaderScorer(), now))
+    """Score (or rescore) one chat's user messages; return how many rows were written."""
+    return score_new_messages(settings, now=now, scorer=scorer, chat=(platform, chat_id))
 
 
 def community_features(settings: Settings) -> pd.DataFrame:

@@ -350,8 +350,33 @@ class Lake:
                 result[name] = (len(committed), after)
         return result
 
-    def _swap(self, table: str, folder: str, rels: list[str]) -> None:
+    def replace_rows(self, table: str, frame: pd.DataFrame) -> int:
+        """Write ``frame``'s rows over the stored rows with the same key (other rows kept); return rows written.
+
+        Each touched partition is rewritten into one file with the same crash-safe swap as :meth:`compact`.
+        """
+        arrow = schemas.conform(frame, table)
+        if table in REPLACED_TABLES:
+            raise LakeError(self.table_dir(table), "derived table: use replace(), not replace_rows()")
+        arrow = _with_partition_columns(_drop_duplicate_keys(arrow, schemas.KEYS[table]), table)
+        parts = _partitions(table)
+        with self.write_lock():
+            by_folder: dict[str, list[str]] = defaultdict(list)
+            for rel in self._recover(table):
+                by_folder[rel.rsplit("/", 1)[0]].append(rel)
+            for values, part in _split(arrow, parts):
+                folder = self._partition_rel(table, values)
+                self._swap(table, folder, by_folder.get(folder, []), override=part.drop_columns(list(parts)))
+        return arrow.num_rows
+
+    def _swap(self, table: str, folder: str, rels: list[str], override: pa.Table | None = None) -> None:
+        """Merge ``rels`` (minus the rows ``override`` replaces, plus ``override``) into one file, crash-safely."""
         pieces = [pq.read_table(self._store.full(r), filesystem=self._store.filesystem) for r in rels]
+        if override is not None:
+            keys = [k for k in schemas.KEYS[table] if k in override.column_names]
+            replaced = _key_strings(override, keys)
+            pieces = [p.filter(pc.invert(pc.is_in(_key_strings(p, keys), value_set=replaced))) for p in pieces]
+            pieces.append(override)
         merged = pa.concat_tables(pieces, promote_options="permissive")
         order = [k for k in schemas.KEYS[table] if k in merged.column_names]
         if order:
@@ -469,6 +494,13 @@ class Lake:
 
     def count(self, table: str) -> int:
         return int(self.read(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0])
+
+
+def _key_strings(table: pa.Table, keys: list[str]) -> pa.Array:
+    """One string per row joining its key columns (Arrow joins cannot carry list columns alongside)."""
+    cols = [pc.cast(table.column(k), pa.string()) for k in keys]
+    joined = cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, "\x1f")
+    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
 
 def _first_line(exc: Exception) -> str:

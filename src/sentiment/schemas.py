@@ -96,6 +96,14 @@ _SCORES = (
         "scorer_version", pa.string(), "Version of that scorer; rows of older versions are rescored.", False
     ),
     Column("scored_at", UTC_TS, "When the row was scored, UTC."),
+    Column(
+        "mentions",
+        pa.list_(pa.string()),
+        "Configured symbols mentioned by any alias, and other cashtags as $TICKER; sorted.",
+    ),
+    Column("is_question", pa.bool_(), "The text asks a question (? or ？, or a Chinese question particle)."),
+    Column("has_link", pa.bool_(), "The text contains a link (http(s)://, www., t.me/)."),
+    Column("has_media", pa.bool_(), "The message is a media post (photo, sticker, voice, ...)."),
 )
 
 _PRICES = (

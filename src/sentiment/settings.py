@@ -68,8 +68,12 @@ class Settings(BaseSettings):
     n_boot: int = Field(2000, ge=100, description="Bootstrap resamples for confidence intervals.")
     alpha: float = Field(0.05, gt=0, lt=1, description="False discovery rate for Benjamini-Hochberg.")
     seed: int = Field(0, description="Seed of every random draw in the analysis.")
+    scorer: Literal["lexicon", "vader", "trained"] = Field(
+        "lexicon", description="Sentiment scorer: lexicon (VADER + crypto + Chinese), vader, or trained (lake model)."
+    )
     aliases: dict[str, tuple[str, ...]] = Field(
-        {}, description="Other names chats use for each symbol, e.g. {'VIRTUAL/USDT': ['$VIRTUAL', 'virtual']}."
+        default_factory=lambda: {"VIRTUAL/USDT": ("VIRTUAL", "$VIRTUAL", "virtuals")},
+        description="Names that count as a mention of each symbol (symbol -> aliases).",
     )
     runner: Literal["threads", "dask"] = Field(
         "threads", description="Task runner of the flows: a local thread pool, or a Dask cluster."

@@ -1,0 +1,240 @@
+"""Scoring speed on a generated 1M-message chat stream, against the naive ``df.text.apply(polarity_scores)``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import time
+
+import pandas as pd
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from sentiment.scoring import LexiconScorer, MessageFacts, analyse_texts
+
+EN_WORDS = [
+    "the",
+    "a",
+    "to",
+    "is",
+    "it",
+    "this",
+    "that",
+    "we",
+    "they",
+    "i",
+    "you",
+    "just",
+    "now",
+    "still",
+    "so",
+    "very",
+    "not",
+    "no",
+    "buy",
+    "sell",
+    "hold",
+    "price",
+    "chart",
+    "team",
+    "dev",
+    "update",
+    "launch",
+    "listing",
+    "volume",
+    "whale",
+    "wallet",
+    "token",
+    "agent",
+    "virtual",
+    "market",
+    "week",
+    "today",
+    "tomorrow",
+    "good",
+    "great",
+    "bad",
+    "moon",
+    "bullish",
+    "bearish",
+    "hodl",
+    "rekt",
+    "rug",
+    "wagmi",
+    "ngmi",
+    "fomo",
+    "fud",
+    "shill",
+    "pump",
+    "dump",
+    "dip",
+    "ath",
+    "lfg",
+    "scam",
+    "love",
+    "hate",
+    "lol",
+    "wen",
+    "soon",
+    "ser",
+    "fren",
+    "gonna",
+    "looks",
+    "like",
+    "think",
+    "know",
+    "why",
+    "when",
+    "what",
+    "how",
+    "dont",
+    "cant",
+    "really",
+    "strong",
+    "weak",
+    "up",
+    "down",
+    "again",
+]
+ZH_PHRASES = [
+    "要涨了",
+    "又跌了",
+    "割韭菜",
+    "梭哈",
+    "上车",
+    "下车",
+    "归零",
+    "跑路",
+    "牛",
+    "熊",
+    "空投",
+    "起飞",
+    "爆仓",
+    "抄底",
+    "今天",
+    "项目",
+    "团队",
+    "大家",
+    "兄弟们",
+    "这个",
+    "什么时候",
+    "不太好",
+    "非常好",
+    "有点失望",
+    "没问题",
+    "太贵了",
+    "拉盘",
+    "砸盘",
+    "暴涨",
+    "暴跌",
+    "还行",
+    "看看",
+    "等等",
+    "好的",
+    "不错",
+    "垃圾",
+]
+EMOJI = ["🚀", "🔥", "💎", "🙌", "📈", "📉", "🐂", "🐻", "💀", "🤡", "🌕", "😂", "👍🏽", "❤️", "🙏"]
+COMMON = ["gm", "GM", "🚀🚀🚀", "gm gm", "lfg", "wagmi", "早", "😂😂", "ok", "👍", "hi all", "早上好"]
+
+
+def chat_stream(n: int, seed: int = 7, dup_share: float = 0.45, zh_share: float = 0.15) -> pd.DataFrame:
+    """``n`` chat-like messages: about ``dup_share`` exact repeats (greetings, emoji, re-posts), ``zh_share``
+    Chinese, emoji sprinkled in, cashtags and links now and then."""
+    rng = random.Random(seed)
+    seen: list[str] = []
+    out: list[str] = []
+    for _ in range(n):
+        r = rng.random()
+        if r < dup_share and seen:
+            out.append(rng.choice(COMMON) if rng.random() < 0.3 else seen[int(len(seen) * rng.random() ** 0.5)])
+            continue
+        if rng.random() < zh_share:
+            text = "".join(rng.choice(ZH_PHRASES) for _ in range(rng.randint(1, 6)))
+            if rng.random() < 0.3:
+                text += "，" + "".join(rng.choice(ZH_PHRASES) for _ in range(rng.randint(1, 4)))
+        else:
+            text = " ".join(rng.choice(EN_WORDS) for _ in range(rng.randint(2, 14)))
+            if rng.random() < 0.1:
+                text = "$VIRTUAL " + text
+            if rng.random() < 0.03:
+                text += " https://t.me/x"
+            if rng.random() < 0.2:
+                text += "?"
+        if rng.random() < 0.35:
+            text += " " + "".join(rng.choice(EMOJI) for _ in range(rng.randint(1, 3)))
+        seen.append(text)
+        out.append(text)
+    return pd.DataFrame({"text": out})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--naive-sample", type=int, default=100_000, help="naive run on this many, extrapolated")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    df = chat_stream(args.messages)
+    n = len(df)
+    distinct = df["text"].nunique()
+    zh = df["text"].str.contains(r"[\u4e00-\u9fff]").mean()
+    print(f"stream: {n:,} messages, {distinct:,} distinct ({1 - distinct / n:.0%} exact repeats), {zh:.0%} Chinese")
+
+    # This machine may be shared: wall-clock figures below are as measured; CPU seconds (parent + worker
+    # processes, from getrusage) are what the same work costs on idle cores.
+    sample = df.sample(n=min(args.naive_sample, n), random_state=0)
+    w0, c0 = time.perf_counter(), _cpu()
+    sample.text.apply(SentimentIntensityAnalyzer().polarity_scores)
+    scale = n / len(sample)
+    naive_wall, naive_cpu = (time.perf_counter() - w0) * scale, (_cpu() - c0) * scale
+    print(
+        f"naive df.text.apply(polarity_scores), timed on {len(sample):,} and extrapolated to {n:,}: "
+        f"wall {naive_wall:.1f} s ({n / naive_wall:,.0f} msg/s), CPU {naive_cpu:.1f} s ({n / naive_cpu:,.0f} msg/s)"
+    )
+
+    scorer, facts = LexiconScorer(), MessageFacts()
+    w0, c0, k0 = time.perf_counter(), _cpu(), _cpu(children=True)
+    result = analyse_texts(df["text"], scorer, facts, workers=args.workers)
+    wall = time.perf_counter() - w0
+    parent = _cpu() - c0
+    children = _cpu(children=True) - k0 + result.attrs.get("worker_cpu_s", 0.0)  # forkserver workers report it
+    assert len(result) == n
+    idle = parent + children / max(args.workers, 1)
+    print(
+        f"lexicon scorer + mentions/question/link, dedupe + {args.workers} processes (incl. start-up): "
+        f"wall {wall:.1f} s ({n / wall:,.0f} msg/s, {naive_wall / wall:.2f}x the naive wall time); "
+        f"CPU parent {parent:.1f} s + workers {children:.1f} s"
+    )
+    print(
+        f"  on {args.workers} idle cores (parent CPU + worker CPU / {args.workers}): ~{idle:.1f} s, "
+        f"~{n / idle:,.0f} msg/s -> ~{naive_cpu / idle:.2f}x the naive way (target >= 3x)"
+    )
+
+    # Per distinct message, one process, CPU time: raw VADER vs this scorer (with the extras) on the same texts.
+    texts = pd.Series(df["text"].unique()).sample(n=min(50_000, distinct), random_state=1).tolist()
+    raw = SentimentIntensityAnalyzer()
+    scorer.warm()
+    c0 = _cpu()
+    for x in texts:
+        raw.polarity_scores(x)
+    raw_s = _cpu() - c0
+    c0 = _cpu()
+    scorer.score_many(texts)
+    for x in texts:
+        facts.of(x)
+    ours_one = _cpu() - c0
+    print(
+        f"per distinct message, one process (CPU): raw VADER {raw_s / len(texts) * 1e6:.1f} us, this scorer "
+        f"{ours_one / len(texts) * 1e6:.1f} us -> {ours_one / raw_s:.2f}x raw VADER's time (target <= 1.25x)"
+    )
+
+
+def _cpu(children: bool = False) -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+if __name__ == "__main__":
+    main()

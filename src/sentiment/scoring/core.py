@@ -1,0 +1,296 @@
+"""Scorers behind one small interface, language routing, and scoring each distinct text once (in parallel when big).
+
+Only text in a language a scorer understands is scored. Anything else gets ``label = "unscored"`` and null
+scores, never a fake neutral 0 (VADER returns exactly 0.0 for Chinese, which would read as "neutral").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+
+import numpy as np
+import pandas as pd
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from sentiment.scoring.extras import MessageFacts
+
+__all__ = [
+    "EXTRA_COLUMNS",
+    "LABELS",
+    "RESULT_COLUMNS",
+    "BaseScorer",
+    "LexiconScorer",
+    "VaderScorer",
+    "analyse_texts",
+    "detect_lang",
+    "label_for",
+    "score_messages",
+]
+
+LABELS = ("bullish", "bearish", "neutral", "unscored")
+BULLISH_AT = 0.05
+BEARISH_AT = -0.05
+SCORED_KINDS = ("message", "media")
+RESULT_COLUMNS = ("compound", "pos", "neu", "neg", "label", "lang")
+EXTRA_COLUMNS = ("mentions", "is_question", "has_link")
+MIN_PARALLEL = 100_000  # distinct texts; below this, starting worker processes costs more than it saves
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_ANY_LETTER = re.compile(r"[^\W\d_]")
+
+
+def detect_lang(text: str | None) -> str:
+    """A cheap script check: ``zh`` (any Han character), ``en`` (Latin words), ``other``, or ``none`` (no text)."""
+    if not text or not text.strip():
+        return "none"
+    if _CJK.search(text):
+        return "zh"
+    if _LATIN_WORD.search(text):
+        return "en"
+    if _ANY_LETTER.search(text):
+        return "other"
+    # Emoji and punctuation only: VADER reads emoji, so treat it as English-scorable text.
+    return "en"
+
+
+def label_for(compound: float | None) -> str:
+    """bullish / bearish / neutral by VADER's customary +-0.05 thresholds; unscored when there is no score."""
+    if compound is None or compound != compound:  # None or NaN (cheaper than pd.isna on the hot path)
+        return "unscored"
+    if compound >= BULLISH_AT:
+        return "bullish"
+    if compound <= BEARISH_AT:
+        return "bearish"
+    return "neutral"
+
+
+def _unscored(lang: str) -> dict[str, object]:
+    return {"compound": None, "pos": None, "neu": None, "neg": None, "label": "unscored", "lang": lang}
+
+
+def _scored(s: dict[str, float], lang: str) -> dict[str, object]:
+    return {
+        "compound": s["compound"],
+        "pos": s["pos"],
+        "neu": s["neu"],
+        "neg": s["neg"],
+        "label": label_for(s["compound"]),
+        "lang": lang,
+    }
+
+
+class BaseScorer:
+    """What every scorer offers: ``name``, ``version``, ``score_one`` and the batch methods built on it."""
+
+    name: str
+    version: str
+    #: whether score_many may run in worker processes (the scorer pickles and rebuilds itself there)
+    parallel: bool = True
+
+    def score_one(self, text: str) -> dict[str, object]:
+        raise NotImplementedError
+
+    def score_many(self, texts: Sequence[str]) -> list[dict[str, object]]:
+        return [self.score_one(t) for t in texts]
+
+    def warm(self) -> None:
+        """Build whatever is built lazily (called once per worker process)."""
+        self.score_one("warm up 好")
+
+    def score_texts(self, texts: pd.Series) -> pd.DataFrame:
+        """compound, pos, neu, neg, label, lang for each text, aligned to ``texts``' index."""
+        return analyse_texts(texts, self, facts=None)
+
+
+@dataclass
+class VaderScorer(BaseScorer):
+    """Vanilla VADER, built once and reused; English only (other scripts are unscored)."""
+
+    name: str = "vader"
+    version: str = "3.3.2-1"
+    _analyzer: SentimentIntensityAnalyzer = field(default_factory=SentimentIntensityAnalyzer, repr=False)
+
+    def score_one(self, text: str) -> dict[str, object]:
+        lang = detect_lang(text)
+        if lang != "en":
+            return _unscored(lang)
+        return _scored(self._analyzer.polarity_scores(text), lang)
+
+
+class LexiconScorer(BaseScorer):
+    """The default scorer: English (and emoji-only) text through VADER + the crypto lexicon, Chinese through jieba +
+    the Chinese lexicon, every other language unscored. Its version changes whenever a lexicon file does."""
+
+    name = "lexicon"
+    RULES_VERSION = "1"
+
+    def __init__(self) -> None:
+        from sentiment.scoring.lexicon import data_digest
+
+        self.version = f"{self.RULES_VERSION}.{data_digest()}"
+        self._en = None
+        self._zh = None
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_en": None, "_zh": None}
+
+    @property
+    def english(self):  # type: ignore[no-untyped-def]
+        if self._en is None:
+            from sentiment.scoring.english import CryptoVader
+
+            self._en = CryptoVader()
+        return self._en
+
+    @property
+    def chinese(self):  # type: ignore[no-untyped-def]
+        if self._zh is None:
+            from sentiment.scoring.chinese import ChineseScorer
+            from sentiment.scoring.lexicon import load_crypto_lexicon
+
+            crypto = load_crypto_lexicon()
+            self._zh = ChineseScorer(latin_lexicon=self.english.lexicon, emoji_lexicon=crypto.emoji)
+        return self._zh
+
+    def score_one(self, text: str) -> dict[str, object]:
+        lang = detect_lang(text)
+        if lang == "en":
+            return _scored(self.english.polarity_scores(text), lang)
+        if lang == "zh":
+            return _scored(self.chinese.polarity_scores(text), lang)
+        return _unscored(lang)
+
+
+# ---- distinct texts, optionally across processes -------------------------------------------------------------
+_WORKER: tuple[BaseScorer, MessageFacts | None] | None = None
+
+
+def _init_worker(scorer: BaseScorer, facts: MessageFacts | None) -> None:
+    """Build the scorer's analyzers once in this worker process (they are not pickled, they are rebuilt)."""
+    global _WORKER  # a per-worker cache of the built analyzer, the documented ProcessPoolExecutor pattern
+    scorer.warm()
+    _WORKER = (scorer, facts)
+
+
+def _work(
+    texts: list[str],
+) -> tuple[list[tuple[object, ...]], list[tuple[list[str], bool, bool]] | None, float]:
+    """Score one chunk in a worker; rows go back as tuples (a third of the pickled size of dicts), with the CPU
+    seconds the chunk took."""
+    assert _WORKER is not None, "worker not initialised"
+    scorer, facts = _WORKER
+    started = time.process_time()
+    rows = [tuple(r[c] for c in RESULT_COLUMNS) for r in scorer.score_many(texts)]
+    extras = [facts.of(t) for t in texts] if facts is not None else None
+    return rows, extras, time.process_time() - started
+
+
+def _analyse_distinct(
+    distinct: list[str], scorer: BaseScorer, facts: MessageFacts | None, workers: int, min_parallel: int
+) -> tuple[list[dict[str, object]], list[tuple[list[str], bool, bool]] | None, float]:
+    if workers <= 1 or len(distinct) < min_parallel or not scorer.parallel:
+        return scorer.score_many(distinct), ([facts.of(t) for t in distinct] if facts is not None else None), 0.0
+    worker_cpu = 0.0
+    size = max(2_000, min(20_000, len(distinct) // (workers * 8) + 1))
+    chunks = [distinct[i : i + size] for i in range(0, len(distinct), size)]
+    results: list[dict[str, object]] = []
+    extras: list[tuple[list[str], bool, bool]] = []
+    method = "forkserver" if "forkserver" in _start_methods() else "spawn"
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context(method), initializer=_init_worker, initargs=(scorer, facts)
+    ) as pool:
+        for res, ext, cpu in pool.map(_work, chunks):
+            results.extend(dict(zip(RESULT_COLUMNS, r, strict=True)) for r in res)
+            if ext is not None:
+                extras.extend(ext)
+            worker_cpu += cpu
+    return results, (extras if facts is not None else None), worker_cpu
+
+
+def _start_methods() -> list[str]:
+    from multiprocessing import get_all_start_methods
+
+    return get_all_start_methods()
+
+
+def analyse_texts(
+    texts: pd.Series,
+    scorer: BaseScorer,
+    facts: MessageFacts | None = None,
+    *,
+    workers: int | None = None,
+    min_parallel: int = MIN_PARALLEL,
+) -> pd.DataFrame:
+    """Score each distinct text once (across ``workers`` processes when there are at least ``min_parallel``
+    distinct texts) and fan the results out to every row, aligned to ``texts``' index.
+
+    Columns: compound, pos, neu, neg, label, lang, plus mentions, is_question, has_link when ``facts`` is given.
+    ``attrs`` carries ``distinct_texts`` and ``worker_cpu_s`` (CPU seconds in worker processes).
+    """
+    cols = list(RESULT_COLUMNS) + (list(EXTRA_COLUMNS) if facts is not None else [])
+    if texts.empty:
+        out = pd.DataFrame(columns=cols, index=texts.index)
+        for c in ("compound", "pos", "neu", "neg"):
+            out[c] = out[c].astype("float64")
+        return out
+    codes, uniques = pd.factorize(texts.fillna("").astype(str), sort=False)
+    distinct = [str(u) for u in uniques]
+    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    results, extras, worker_cpu = _analyse_distinct(distinct, scorer, facts, n_workers, min_parallel)
+    table: dict[str, object] = {}
+    for c in RESULT_COLUMNS:
+        values = [r[c] for r in results]
+        if c in ("compound", "pos", "neu", "neg"):
+            table[c] = np.array([np.nan if v is None else v for v in values], dtype="float64")[codes]
+        else:
+            table[c] = np.array(values, dtype=object)[codes]
+    if extras is not None:
+        mentions = np.empty(len(extras), dtype=object)
+        mentions[:] = [e[0] for e in extras]
+        table["mentions"] = mentions[codes]
+        table["is_question"] = np.array([e[1] for e in extras], dtype=bool)[codes]
+        table["has_link"] = np.array([e[2] for e in extras], dtype=bool)[codes]
+    out = pd.DataFrame(table, index=texts.index, columns=cols)
+    out.attrs["distinct_texts"] = len(distinct)
+    out.attrs["worker_cpu_s"] = worker_cpu  # CPU seconds spent in worker processes (0 when run in-process)
+    return out
+
+
+def score_messages(
+    messages: pd.DataFrame,
+    scorer: BaseScorer,
+    scored_at: pd.Timestamp,
+    facts: MessageFacts | None = None,
+    *,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """Rows of the ``scores`` table for the user messages in ``messages`` (system events are not scored).
+
+    ``scorer_version`` combines the scorer's version with the mention rules' (aliases), so changing either makes
+    stored rows stale.
+    """
+    facts = facts or MessageFacts()
+    users = messages[messages["kind"].isin(SCORED_KINDS)]
+    scored = analyse_texts(users["text"], scorer, facts, workers=workers)
+    out = users[["platform", "chat_id", "message_id"]].reset_index(drop=True)
+    out = pd.concat([out, scored.reset_index(drop=True)], axis=1)
+    out["scorer"] = scorer.name
+    out["scorer_version"] = stored_version(scorer, facts)
+    out["scored_at"] = scored_at
+    media = users["kind"].eq("media")
+    if "media_type" in users.columns:
+        media = media | users["media_type"].notna()
+    out["has_media"] = media.to_numpy(dtype=bool)
+    return out
+
+
+def stored_version(scorer: BaseScorer, facts: MessageFacts) -> str:
+    """The ``scorer_version`` written with each row: scorer version + mention rules/aliases fingerprint."""
+    return f"{scorer.version}+m{facts.version}"

@@ -1,0 +1,118 @@
+"""Incremental scoring in the lake: new messages scored once, stale versions rescored in place; train/eval CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sentiment import jobs
+from sentiment.cli import run_cli
+from sentiment.lake import Lake
+from sentiment.scoring import LexiconScorer
+from sentiment.settings import Settings
+
+NOW = pd.Timestamp("2024-03-01", tz="UTC")
+
+
+def _messages(n: int = 6) -> pd.DataFrame:
+    texts = ["gm", "VIRTUAL to the moon 🚀", "要涨了吗", "rekt", "привет", "photo"]
+    return pd.DataFrame(
+        {
+            "platform": "telegram",
+            "chat_id": "c1",
+            "chat_name": "VIRTUAL",
+            "message_id": [str(i) for i in range(n)],
+            "ts": pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC"),
+            "author_id": "a1",
+            "author_name": None,
+            "kind": ["message"] * (n - 1) + ["media"],
+            "join_method": None,
+            "inviter_id": None,
+            "media_type": [None] * (n - 1) + ["image"],
+            "text": texts[:n],
+            "reply_to": None,
+            "is_forward": False,
+            "reactions": None,
+            "edited": False,
+            "source_file": "x.json",
+            "source_record": range(n),
+            "ingested_at": NOW,
+        }
+    )
+
+
+def test_new_then_stale_rows_are_scored_once(tmp_path: Path) -> None:
+    """First run scores every message; a rerun writes nothing; a new scorer version rescores in place."""
+    settings = Settings(lake=tmp_path)
+    lake = Lake(tmp_path)
+    lake.append("messages", _messages())
+    assert jobs.score_new_messages(settings, now=NOW) == 6
+    assert jobs.score_new_messages(settings, now=NOW) == 0
+    rows = lake.read("SELECT * FROM scores ORDER BY message_id")
+    assert list(rows["label"]) == ["bullish", "bullish", "bullish", "bearish", "unscored", "neutral"]
+    assert list(rows["mentions"].iloc[1]) == ["VIRTUAL/USDT"] and rows["is_question"].iloc[2]
+    assert list(rows["has_media"]) == [False] * 5 + [True]
+
+    newer = LexiconScorer()
+    newer.version = "2.test"
+    assert jobs.score_new_messages(settings, now=NOW + pd.Timedelta("1D"), scorer=newer) == 6
+    again = lake.read("SELECT * FROM scores ORDER BY message_id")
+    assert len(again) == 6 and again["scorer_version"].str.startswith("2.test+m").all()
+    assert len(lake.files("scores")) == 1
+
+
+def test_switching_scorer_rescores(tmp_path: Path) -> None:
+    """Rows scored by another scorer (vader) are rescored by the configured one."""
+    lake = Lake(tmp_path)
+    lake.append("messages", _messages())
+    jobs.score_new_messages(Settings(lake=tmp_path, scorer="vader"), now=NOW)
+    assert lake.read("SELECT label FROM scores WHERE message_id = '2'")["label"].iloc[0] == "unscored"
+    jobs.score_new_messages(Settings(lake=tmp_path), now=NOW)
+    assert lake.read("SELECT label FROM scores WHERE message_id = '2'")["label"].iloc[0] == "bullish"
+
+
+def test_train_eval_and_trained_scorer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """train stores a model + card in the lake; eval reports it; --scorer trained uses it."""
+    rows = [
+        ("to the moon we go", "up"),
+        ("great pump today", "up"),
+        ("love this project", "up"),
+        ("total scam rug", "down"),
+        ("dumping hard, rekt", "down"),
+        ("terrible team, sell", "down"),
+    ] * 4
+    data = tmp_path / "labelled.csv"
+    pd.DataFrame(rows, columns=["msg", "y"]).to_csv(data, index=False)
+    lake = tmp_path / "lake"
+    args = ["--lake", str(lake)]
+    spec = ["--text-col", "msg", "--label-col", "y", "--label-map", "up=bullish,down=bearish"]
+    assert run_cli([*args, "train", str(data), *spec]) == 0
+    card = json.loads((lake / ".models" / "trained.json").read_text())
+    assert card["rows"] == 24 and 0 <= card["cv"]["macro_f1"] <= 1
+    capsys.readouterr()
+    assert run_cli([*args, "eval", str(data), *spec]) == 0
+    shown = capsys.readouterr().out
+    assert "vanilla VADER" in shown and "trained recipe" in shown and "stored model" in shown
+    monkeypatch.setattr("sys.stdin", io.StringIO("moon pump love\n"))
+    assert run_cli([*args, "score-text", "--scorer", "trained"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["scorer"] == "trained" and row["label"] == "bullish"
+
+
+def test_unmapped_labels_fail_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A label the map does not cover exits 1 naming it."""
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"text": ["a", "b"], "label": ["1", "0"]}).to_csv(data, index=False)
+    assert run_cli(["--lake", str(tmp_path), "eval", str(data)]) == 1
+    assert "0, 1" in capsys.readouterr().err
+
+
+def test_trained_scorer_needs_a_model(tmp_path: Path) -> None:
+    """--scorer trained without a trained model is a configuration error."""
+    assert run_cli(["--lake", str(tmp_path), "score-text", "--scorer", "trained"]) == 1
