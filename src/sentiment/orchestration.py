@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -112,6 +113,8 @@ def chat_file_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> 
         settings.platform,
         settings.tz,
         settings.keep_names,
+        settings.column_map,
+        code_fingerprint(),
     )
 
 
@@ -140,7 +143,7 @@ def partition_cache_key(ignore: Sequence[str] = ("now",), **tables: Sequence[str
             for name, value in sorted(parameters.items())
             if name not in ignore and name != "settings" and _scalar(value) is not None
         }
-        return _digest(context.task.name, scalars, _settings_fingerprint(settings), listing)
+        return _digest(context.task.name, scalars, _settings_fingerprint(settings), listing, code_fingerprint())
 
     return key
 
@@ -159,6 +162,18 @@ def submit_per_symbol(
         missing = not produced or not all(Path(p).exists() for p in produced)
         futures.append((task.with_options(refresh_cache=True) if missing else task).submit(**parameters))
     return futures
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """Hash of the installed ``sentiment`` package's code and data files: a new release (or a new lexicon)
+    invalidates every cached task result instead of serving results computed by older code."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in {".py", ".tsv", ".json"}):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _pinned(column: str, parameters: Mapping[str, Any], settings: Settings) -> object:
