@@ -76,6 +76,16 @@ def test_duplicate_keys_within_one_batch_are_written_once(tmp_path: Path) -> Non
     assert lake.read("SELECT close FROM prices")["close"].tolist() == [1.0]
 
 
+def test_batch_dedupe_keeps_every_distinct_key_once(tmp_path: Path) -> None:
+    """A batch with a repeated key in its middle keeps each distinct key exactly once, in batch order."""
+    lake = Lake(tmp_path)
+    batch = _prices(["2024-01-03", "2024-01-04", "2024-01-04", "2024-01-05"])
+    batch["close"] = [3.0, 4.0, 4.5, 5.0]
+    assert lake.append("prices", batch) == 3
+    got = lake.read("SELECT close FROM prices ORDER BY ts")["close"].tolist()
+    assert got == [3.0, 4.0, 5.0]
+
+
 def test_messages_dedupe_across_months_of_a_chat(tmp_path: Path) -> None:
     """A message id already stored in another month partition of the same chat is not written again."""
     lake = Lake(tmp_path)

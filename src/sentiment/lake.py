@@ -539,7 +539,7 @@ def _drop_duplicate_keys(arrow: pa.Table, keys: tuple[str, ...]) -> pa.Table:
         .aggregate([("__i", "min")])
         .column("__i_min")
     )
-    return arrow.take(pc.sort_indices(firsts))
+    return arrow.take(firsts.take(pc.sort_indices(firsts)))
 
 
 def _with_partition_columns(arrow: pa.Table, table: str) -> pa.Table:
