@@ -18,8 +18,9 @@ import pandas as pd
 from sentiment import privacy
 from sentiment.analysis.leadlag import lead_lag
 from sentiment.analysis.walkforward import walk_forward
-from sentiment.chats.detect import read_chat_export
-from sentiment.errors import AnalysisError, ConfigError, InputError
+from sentiment.chats.detect import iter_chat_export
+from sentiment.chats.records import Rejects
+from sentiment.errors import AnalysisError, ConfigError, EncodingError, InputError, ParseError
 from sentiment.features import weekly_community_features
 from sentiment.lake import Lake
 from sentiment.prices.exchange import fetch_candles, make_exchange
@@ -61,6 +62,7 @@ class IngestSummary:
 
     files: list[tuple[str, str, int]] = field(default_factory=list)
     rows_written: int = 0
+    rejects: int = 0
 
     @property
     def rows_read(self) -> int:
@@ -92,23 +94,70 @@ def expand_chat_paths(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def ingest_chats(settings: Settings, paths: Sequence[Path], *, now: pd.Timestamp) -> IngestSummary:
-    """Parse every export, pseudonymise, and append new messages. All files parse before anything is written."""
+def ingest_chats(
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    now: pd.Timestamp,
+    progress: Callable[[Path, int, int], None] | None = None,
+) -> IngestSummary:
+    """Parse every export, pseudonymise, and append new messages — all or nothing for the run.
+
+    Readers stream (Telegram in bounded batches); batches are staged in the lake and published only after every
+    file parsed, so a bad file leaves no new rows. With ``skip_bad_records`` bad records go to ``rejects`` instead.
+    ``progress(path, bytes_read, total)`` is called as big files stream.
+    """
     lake = Lake(settings.lake)
     zone = local_zone(settings.tz)
     files = expand_chat_paths(paths)
     if not files:
         raise InputError(", ".join(map(str, paths)) or ".", "no chat export files found")
-    frames: list[pd.DataFrame] = []
     report: list[tuple[str, str, int]] = []
+    rejected: list[dict[str, object]] = []
     key = privacy.load_or_create_key(lake.key_path)
-    for path in files:
-        fmt, raw = read_chat_export(path, settings.platform, zone)
-        log.info("%s: %s, %d records", path, fmt, len(raw))
-        report.append((str(path), fmt, len(raw)))
-        frames.append(privacy.to_messages(raw, key, keep_names=settings.keep_names, ingested_at=now))
-    written = lake.append("messages", pd.concat(frames, ignore_index=True))
-    return IngestSummary(files=report, rows_written=written)
+    with lake.staged_append("messages") as staged:
+        for path in files:
+            rejects: Rejects | None = [] if settings.skip_bad_records else None
+            fmt, count, encoding = "?", 0, None
+            try:
+                fmt, frames = iter_chat_export(
+                    path,
+                    settings.platform,
+                    zone,
+                    rejects=rejects,
+                    progress=None if progress is None else (lambda done, total, p=path: progress(p, done, total)),
+                )
+                for raw in frames:
+                    encoding = raw.attrs.get("encoding", encoding)
+                    count += len(raw)
+                    if settings.redact:
+                        raw = privacy.redact_messages(raw)
+                    staged.add(privacy.to_messages(raw, key, keep_names=settings.keep_names, ingested_at=now))
+            except (ParseError, EncodingError) as exc:
+                if rejects is None or fmt == "?":
+                    raise
+                # A file-level failure (e.g. a truncated export) under --skip-bad-records: keep what parsed.
+                rejects.append((exc.line or 0, "", exc.reason))
+            label = fmt if encoding is None else f"{fmt} ({encoding})"
+            log.info("%s: %s, %d records, %d rejected", path, label, count, len(rejects or ()))
+            report.append((str(path), label, count))
+            for record, text, reason in rejects or ():
+                rejected.append(
+                    {
+                        "source_file": path.name,
+                        "source_record": record,
+                        "platform": fmt.split("_", 1)[0],
+                        # The raw record names people: stored only when names may be stored.
+                        "raw": text if settings.keep_names and text else None,
+                        "reason": reason,
+                        "ingested_at": now,
+                    }
+                )
+    if rejected:
+        frame = pd.DataFrame(rejected)
+        frame["ingested_at"] = pd.to_datetime(frame["ingested_at"], utc=True).astype("datetime64[us, UTC]")
+        lake.append("rejects", frame)
+    return IngestSummary(files=report, rows_written=staged.written, rejects=len(rejected))
 
 
 def score_new_messages(settings: Settings, *, now: pd.Timestamp, scorer: VaderScorer | None = None) -> int:

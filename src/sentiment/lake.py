@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ import pyarrow.parquet as pq
 from sentiment import schemas
 from sentiment.errors import LakeError
 
-__all__ = ["PARTITIONS", "Lake"]
+__all__ = ["PARTITIONS", "Lake", "StagedAppend"]
 
 # Partition columns per table, outermost first. "month" is derived from ts and is not a schema column.
 PARTITIONS: dict[str, tuple[str, ...]] = {
@@ -42,6 +43,7 @@ PARTITIONS: dict[str, tuple[str, ...]] = {
     "prices": ("exchange", "symbol", "timeframe"),
     "weekly": ("symbol",),
 }
+PARTITIONS["rejects"] = ("platform",)
 REPLACED_TABLES = frozenset({"weekly"})
 _DUCK_TYPES = {
     pa.string(): "VARCHAR",
@@ -156,6 +158,23 @@ class Lake:
             tmp.unlink(missing_ok=True)
             raise LakeError(target, f"cannot write: {exc}") from exc
 
+    @contextmanager
+    def staged_append(self, table: str) -> Iterator[StagedAppend]:
+        """Append in bounded batches, all or nothing: ``add()`` stages batches as hidden files under
+        ``<lake>/.staging/``; only when the block exits normally are they published (deduplicated against the
+        stored keys and each other, one partition at a time, each file atomically). On an exception the staged
+        files are deleted and the table is untouched.
+        """
+        if table in REPLACED_TABLES:
+            raise LakeError(self.table_dir(table), "derived table: use replace(), not staged_append()")
+        self.table_dir(table)  # validates the name
+        staged = StagedAppend(self, table, self.root / ".staging" / f"{table}-{uuid.uuid4().hex}")
+        try:
+            yield staged
+            staged._publish()
+        finally:
+            shutil.rmtree(staged.stage_dir, ignore_errors=True)
+
     # ---- reads -------------------------------------------------------------------------------------------
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection (TimeZone UTC) with a view per table, and ``messages`` joined to scores.
@@ -204,6 +223,64 @@ class Lake:
 
     def count(self, table: str) -> int:
         return int(self.read(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0])
+
+
+class StagedAppend:
+    """Batches staged for one all-or-nothing append (see :meth:`Lake.staged_append`)."""
+
+    def __init__(self, lake: Lake, table: str, stage_dir: Path) -> None:
+        self.lake = lake
+        self.table = table
+        self.stage_dir = stage_dir
+        self.staged_rows = 0
+        self.written = 0
+        self._parts: dict[tuple[str, ...], list[Path]] = {}
+
+    def add(self, frame: pd.DataFrame) -> int:
+        """Validate and stage a batch (nothing visible in the table yet); return its row count."""
+        arrow = _drop_duplicate_keys(schemas.conform(frame, self.table), schemas.KEYS[self.table])
+        for values, part in _split_partitions(arrow, self.table):
+            files = self._parts.setdefault(values, [])
+            target = self.stage_dir / f"p{len(self._parts)}" if not files else files[0].parent
+            target.mkdir(parents=True, exist_ok=True)
+            path = target / f"batch-{len(files):06d}.parquet"
+            pq.write_table(part, path, compression="zstd")
+            files.append(path)
+        self.staged_rows += arrow.num_rows
+        return arrow.num_rows
+
+    def _publish(self) -> None:
+        table = self.table
+        keys = schemas.KEYS[table]
+        in_file = [k for k in keys if k not in PARTITIONS[table]]
+        pinned = len([c for c in PARTITIONS[table] if c in keys])
+        # Stored keys per scope, read once (not once per partition) and grown with what this publish writes.
+        seen: dict[tuple[str, ...], list[pa.Array]] = {}
+        with self.lake.write_lock():
+            for values in sorted(self._parts):
+                part = pa.concat_tables([pq.read_table(f) for f in self._parts[values]])
+                part = _drop_duplicate_keys(part, tuple(in_file))
+                if len(in_file) == 1:
+                    scope = values[:pinned]
+                    if scope not in seen:
+                        seen[scope] = self._stored_keys(scope, in_file[0])
+                    known = seen[scope]
+                    if known:
+                        value_set = pa.concat_arrays(known)
+                        part = part.filter(pc.invert(pc.is_in(part.column(in_file[0]), value_set=value_set)))
+                    if part.num_rows:
+                        known.append(part.column(in_file[0]).combine_chunks())
+                else:
+                    part = self.lake._anti_join_stored(table, values, part)
+                if part.num_rows:
+                    target = self.lake._partition_dir(table, values) / f"part-{uuid.uuid4().hex}.parquet"
+                    self.lake._write_file(target, part)
+                    self.written += part.num_rows
+
+    def _stored_keys(self, scope: tuple[str, ...], key: str) -> list[pa.Array]:
+        base = self.lake._partition_dir_prefix(self.table, scope)
+        files = sorted(base.rglob("*.parquet")) if base.exists() else []
+        return [pq.read_table(f, columns=[key]).column(key).combine_chunks() for f in files]
 
 
 def _drop_duplicate_keys(arrow: pa.Table, keys: tuple[str, ...]) -> pa.Table:

@@ -138,11 +138,21 @@ _WEEKLY = (
     Column("excess_log_return", pa.float64(), "log_return minus the market factor's (BTC/USDT) log_return."),
 )
 
+_REJECTS = (
+    Column("source_file", pa.string(), "Name of the export file the bad record came from.", False),
+    Column("source_record", pa.int64(), "1-based line (text formats) or record number (JSON); 0 = whole file.", False),
+    Column("platform", pa.string(), "Source app of the export (from its detected format).", False),
+    Column("raw", pa.string(), "The record as it appears in the export (JSON or CSV text); may name people."),
+    Column("reason", pa.string(), "Why it was rejected (the error the strict mode would have raised).", False),
+    Column("ingested_at", UTC_TS, "When the reject was stored, UTC."),
+)
+
 TABLES: dict[str, tuple[Column, ...]] = {
     "messages": _MESSAGES,
     "scores": _SCORES,
     "prices": _PRICES,
     "weekly": _WEEKLY,
+    "rejects": _REJECTS,
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -150,6 +160,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "scores": ("platform", "chat_id", "message_id"),
     "prices": ("exchange", "symbol", "timeframe", "ts"),
     "weekly": ("symbol", "scope", "week_start"),
+    "rejects": ("source_file", "source_record"),
 }
 
 

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     platform: str = Field("auto", description="Chat export format, or auto to detect from the content.")
     tz: str | None = Field(None, description="IANA zone of exports that only carry local wall time.")
     keep_names: bool = Field(False, description="Store display names in the lake (off: pseudonyms only).")
+    skip_bad_records: bool = Field(
+        False, description="Store unparsable records in the rejects table instead of failing the ingest."
+    )
+    redact: bool = Field(False, description="Mask phone numbers, e-mails and wallet addresses in message text.")
     exchange: str = Field("gate", description="ccxt exchange id.")
     symbols: Annotated[tuple[str, ...], NoDecode] = Field(
         ("VIRTUAL/USDT",), description="Token symbols to report on."
