@@ -45,6 +45,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHAT_SUFFIXES = (".json", ".csv", ".txt", ".jsonl", ".zip")
+_ENCODING_NAMES = {"utf-8-sig": "UTF-8", "gb18030": "GB18030, e.g. re-saved by Excel"}
 # Community features tested against prices, on scales where weekly values are comparable over time.
 REPORT_FEATURES = (
     "log_messages",
@@ -138,7 +139,7 @@ def ingest_chats(
                     raise
                 # A file-level failure (e.g. a truncated export) under --skip-bad-records: keep what parsed.
                 rejects.append((exc.line or 0, "", exc.reason))
-            label = fmt if encoding is None else f"{fmt} ({encoding})"
+            label = fmt if encoding is None else f"{fmt} ({_ENCODING_NAMES.get(encoding, encoding)})"
             log.info("%s: %s, %d records, %d rejected", path, label, count, len(rejects or ()))
             report.append((str(path), label, count))
             for record, text, reason in rejects or ():
