@@ -238,7 +238,7 @@ class StagedAppend:
 
     def add(self, frame: pd.DataFrame) -> int:
         """Validate and stage a batch (nothing visible in the table yet); return its row count."""
-        arrow = _drop_duplicate_keys(schemas.conform(frame, self.table), schemas.KEYS[self.table])
+        arrow = _first_per_key(schemas.conform(frame, self.table), schemas.KEYS[self.table])
         for values, part in _split_partitions(arrow, self.table):
             files = self._parts.setdefault(values, [])
             target = self.stage_dir / f"p{len(self._parts)}" if not files else files[0].parent
@@ -259,7 +259,7 @@ class StagedAppend:
         with self.lake.write_lock():
             for values in sorted(self._parts):
                 part = pa.concat_tables([pq.read_table(f) for f in self._parts[values]])
-                part = _drop_duplicate_keys(part, tuple(in_file))
+                part = _first_per_key(part, tuple(in_file))
                 if len(in_file) == 1:
                     scope = values[:pinned]
                     if scope not in seen:
@@ -281,6 +281,21 @@ class StagedAppend:
         base = self.lake._partition_dir_prefix(self.table, scope)
         files = sorted(base.rglob("*.parquet")) if base.exists() else []
         return [pq.read_table(f, columns=[key]).column(key).combine_chunks() for f in files]
+
+
+def _first_per_key(arrow: pa.Table, keys: tuple[str, ...]) -> pa.Table:
+    """The first row of each key, in input order (the row positions themselves, sorted)."""
+    if arrow.num_rows == 0:
+        return arrow
+    idx = pa.array(range(arrow.num_rows), type=pa.int64())
+    firsts = (
+        arrow.select(list(keys))
+        .append_column("__i", idx)
+        .group_by(list(keys), use_threads=False)
+        .aggregate([("__i", "min")])
+        .column("__i_min")
+    )
+    return arrow.take(firsts.take(pc.sort_indices(firsts)))
 
 
 def _drop_duplicate_keys(arrow: pa.Table, keys: tuple[str, ...]) -> pa.Table:
