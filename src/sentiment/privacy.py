@@ -65,7 +65,9 @@ def _pseudonymise(key: bytes, platform: pd.Series, raw: pd.Series) -> pd.Series:
     pairs = pd.DataFrame({"platform": platform, "raw": raw}).dropna().drop_duplicates()
     lookup = {(p, r): pseudonym(key, p, str(r)) for p, r in pairs.itertuples(index=False)}
     return pd.Series(
-        [lookup.get((p, r)) for p, r in zip(platform, raw, strict=True)], index=raw.index, dtype="object"
+        [lookup.get((p, r)) for p, r in zip(platform.tolist(), raw.tolist(), strict=True)],
+        index=raw.index,
+        dtype="object",
     )
 
 
