@@ -258,24 +258,26 @@ class StagedAppend:
         seen: dict[tuple[str, ...], list[pa.Array]] = {}
         with self.lake.write_lock():
             for values in sorted(self._parts):
-                part = pa.concat_tables([pq.read_table(f) for f in self._parts[values]])
-                part = _first_per_key(part, tuple(in_file))
-                if len(in_file) == 1:
-                    scope = values[:pinned]
-                    if scope not in seen:
-                        seen[scope] = self._stored_keys(scope, in_file[0])
-                    known = seen[scope]
-                    if known:
-                        value_set = pa.concat_arrays(known)
-                        part = part.filter(pc.invert(pc.is_in(part.column(in_file[0]), value_set=value_set)))
+                # One staged batch at a time, so publishing needs no more memory than staging did.
+                for staged in self._parts[values]:
+                    part = pq.read_table(staged)
+                    if len(in_file) == 1:
+                        scope = values[:pinned]
+                        if scope not in seen:
+                            seen[scope] = self._stored_keys(scope, in_file[0])
+                        known = seen[scope]
+                        if known:
+                            value_set = pa.concat_arrays(known)
+                            part = part.filter(pc.invert(pc.is_in(part.column(in_file[0]), value_set=value_set)))
+                            del value_set
+                        if part.num_rows:
+                            known.append(part.column(in_file[0]).combine_chunks())
+                    else:
+                        part = self.lake._anti_join_stored(table, values, part)
                     if part.num_rows:
-                        known.append(part.column(in_file[0]).combine_chunks())
-                else:
-                    part = self.lake._anti_join_stored(table, values, part)
-                if part.num_rows:
-                    target = self.lake._partition_dir(table, values) / f"part-{uuid.uuid4().hex}.parquet"
-                    self.lake._write_file(target, part)
-                    self.written += part.num_rows
+                        target = self.lake._partition_dir(table, values) / f"part-{uuid.uuid4().hex}.parquet"
+                        self.lake._write_file(target, part)
+                        self.written += part.num_rows
 
     def _stored_keys(self, scope: tuple[str, ...], key: str) -> list[pa.Array]:
         base = self.lake._partition_dir_prefix(self.table, scope)

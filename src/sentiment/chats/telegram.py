@@ -55,7 +55,7 @@ def iter_telegram_batches(
     path: Path,
     tz: tzinfo,
     *,
-    batch_rows: int = 50_000,
+    batch_rows: int = 20_000,
     rejects: Rejects | None = None,
     progress: Progress | None = None,
 ) -> Iterator[pd.DataFrame]:
@@ -159,7 +159,7 @@ def _account_chats(
                 record += 1
                 yield from _guarded(path, base, record, builder.value, tz, rejects)
                 builder = None
-        elif prefix.endswith(".list.item.messages") and event not in ("start_array", "end_array"):
+        elif prefix.endswith(".list.item.messages") and event not in ("start_array", "end_array", "null"):
             raise ParseError(path, f"chat {meta.get('name')!r}: 'messages' is not a list")
         else:
             for key in ("name", "id", "type"):
