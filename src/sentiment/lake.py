@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -254,35 +255,65 @@ class StagedAppend:
         keys = schemas.KEYS[table]
         in_file = [k for k in keys if k not in PARTITIONS[table]]
         pinned = len([c for c in PARTITIONS[table] if c in keys])
-        # Stored keys per scope, read once (not once per partition) and grown with what this publish writes.
-        seen: dict[tuple[str, ...], list[pa.Array]] = {}
+        # Per scope: the stored files plus those this publish wrote, and a sorted array of 64-bit hashes of their
+        # keys (8 bytes a key, so millions of keys fit in a few tens of MB). A hash hit is confirmed against the
+        # exact keys in those files before a row is dropped, so a hash collision never loses a row.
+        scopes: dict[tuple[str, ...], tuple[list[Path], list[np.ndarray]]] = {}
         with self.lake.write_lock():
             for values in sorted(self._parts):
                 # One staged batch at a time, so publishing needs no more memory than staging did.
                 for staged in self._parts[values]:
                     part = pq.read_table(staged)
+                    target = self.lake._partition_dir(table, values) / f"part-{uuid.uuid4().hex}.parquet"
                     if len(in_file) == 1:
                         scope = values[:pinned]
-                        if scope not in seen:
-                            seen[scope] = self._stored_keys(scope, in_file[0])
-                        known = seen[scope]
-                        if known:
-                            value_set = pa.concat_arrays(known)
-                            part = part.filter(pc.invert(pc.is_in(part.column(in_file[0]), value_set=value_set)))
-                            del value_set
+                        if scope not in scopes:
+                            scopes[scope] = self._stored_scope(scope, in_file[0])
+                        files, hashes = scopes[scope]
+                        part = _unseen(part, in_file[0], files, hashes)
                         if part.num_rows:
-                            known.append(part.column(in_file[0]).combine_chunks())
+                            files.append(target)
+                            merged = np.concatenate([hashes[0], _key_hashes(part.column(in_file[0]))])
+                            merged.sort()
+                            hashes[0] = merged
                     else:
                         part = self.lake._anti_join_stored(table, values, part)
                     if part.num_rows:
-                        target = self.lake._partition_dir(table, values) / f"part-{uuid.uuid4().hex}.parquet"
                         self.lake._write_file(target, part)
                         self.written += part.num_rows
 
-    def _stored_keys(self, scope: tuple[str, ...], key: str) -> list[pa.Array]:
+    def _stored_scope(self, scope: tuple[str, ...], key: str) -> tuple[list[Path], list[np.ndarray]]:
         base = self.lake._partition_dir_prefix(self.table, scope)
         files = sorted(base.rglob("*.parquet")) if base.exists() else []
-        return [pq.read_table(f, columns=[key]).column(key).combine_chunks() for f in files]
+        parts = [_key_hashes(pq.read_table(f, columns=[key]).column(key)) for f in files]
+        hashes = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
+        hashes.sort()
+        return files, [hashes]
+
+
+def _key_hashes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return pd.util.hash_array(np.asarray(column.to_pylist(), dtype=object))
+
+
+def _unseen(part: pa.Table, key: str, files: list[Path], hashes: list[np.ndarray]) -> pa.Table:
+    """Rows of ``part`` whose key is in none of ``files`` (``hashes`` pre-filters; hits are checked exactly)."""
+    seen = hashes[0]
+    if part.num_rows == 0 or seen.size == 0:
+        return part
+    h = _key_hashes(part.column(key))
+    pos = np.searchsorted(seen, h).clip(max=seen.size - 1)
+    hit = seen[pos] == h
+    if not hit.any():
+        return part
+    candidates = part.column(key).filter(pa.array(hit)).combine_chunks()
+    found = np.zeros(len(candidates), dtype=bool)
+    for f in files:
+        stored = pq.read_table(f, columns=[key]).column(key).combine_chunks()
+        found |= pc.is_in(candidates, value_set=stored).to_numpy(zero_copy_only=False)
+        if found.all():
+            break
+    drop = pc.is_in(part.column(key), value_set=candidates.filter(pa.array(found)))
+    return part.filter(pc.invert(drop))
 
 
 def _first_per_key(arrow: pa.Table, keys: tuple[str, ...]) -> pa.Table:
