@@ -31,13 +31,13 @@ def _now() -> pd.Timestamp:
 
 # ---- chats -----------------------------------------------------------------------------------------------
 @task(name="parse-chat-export", cache_key_fn=orchestration.chat_file_cache_key, **CACHED)
-def parse_chat_export(settings: Settings, path: Path, now: pd.Timestamp) -> pd.DataFrame:
+def parse_chat_export(settings: Settings, path: Path, now: pd.Timestamp) -> jobs.ParsedExport:
     return jobs.parse_chat_file(settings, path, now=now)
 
 
 @task(name="write-messages", cache_policy=NO_CACHE)
-def write_messages(settings: Settings, frames: list[pd.DataFrame]) -> int:
-    return jobs.write_messages(settings, frames)
+def write_messages(settings: Settings, parsed: list[jobs.ParsedExport]) -> int:
+    return jobs.write_messages(settings, parsed)
 
 
 @flow(name="ingest-chats")
@@ -46,8 +46,8 @@ def ingest_chats(settings: Settings | None = None) -> int:
     settings = settings or load_settings()
     files = jobs.chat_files(settings)
     jobs.pseudonym_key(settings)  # before the parallel parses, which share it (and whose cache keys see it)
-    frames = parse_chat_export.map(unmapped(settings), files, unmapped(_now()))
-    written = write_messages(settings, frames)
+    parsed = parse_chat_export.map(unmapped(settings), files, unmapped(_now()))
+    written = write_messages(settings, parsed)
     get_run_logger().info("%d chat exports, %d new records", len(files), written)
     return written
 

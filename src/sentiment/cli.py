@@ -85,23 +85,38 @@ def ingest_chat(
         typer.Option("--map", help="Generic CSV/JSONL columns: ts=COL,author=COL,text=COL[,id=COL,chat=COL]."),
     ] = None,
     scorer: Annotated[str | None, typer.Option(help="lexicon | vader | trained [default lexicon].")] = None,
+    skip_bad_records: Annotated[
+        bool, typer.Option(help="Store bad records in the rejects table instead of failing.")
+    ] = False,
+    redact: Annotated[
+        bool, typer.Option(help="Mask phone numbers, e-mails and wallet addresses in message text.")
+    ] = False,
 ) -> None:
     """Parse chat exports, pseudonymise authors, append new messages to the lake and score them."""
     from sentiment import jobs
 
     settings = ctx.obj.settings(
-        platform=platform, tz=tz, keep_names=keep_names or None, column_map=column_map, scorer=scorer
+        platform=platform,
+        tz=tz,
+        keep_names=keep_names or None,
+        column_map=column_map,
+        scorer=scorer,
+        skip_bad_records=skip_bad_records or None,
+        redact=redact or None,
     )
     if settings.tz is None:
         err.print(f"wall-time exports are read in this machine's zone: {jobs.local_zone(None)} (set --tz)")
     now = _now()
-    summary = jobs.ingest_chats(settings, paths, now=now)
+    with _ProgressBars() as progress:
+        summary = jobs.ingest_chats(settings, paths, now=now, progress=progress)
     scored = jobs.score_new_messages(settings, now=now)
     table = Table("file", "format", "records")
     for path, fmt, n in summary.files:
         table.add_row(path, fmt, str(n))
     out.print(table)
     out.print(f"{summary.rows_read} records read, {summary.rows_written} new rows, {scored} newly scored")
+    if settings.skip_bad_records:
+        out.print(f"{summary.rejects} bad records stored in the rejects table")
 
 
 @app.command("score-text")
@@ -309,6 +324,12 @@ def run(
         str | None, typer.Option(help="Dask scheduler (tcp://host:8786); default a temporary local cluster.")
     ] = None,
     scorer: Annotated[str | None, typer.Option(help="lexicon | vader | trained [default lexicon].")] = None,
+    skip_bad_records: Annotated[
+        bool, typer.Option(help="Store bad records in the rejects table instead of failing.")
+    ] = False,
+    redact: Annotated[
+        bool, typer.Option(help="Mask phone numbers, e-mails and wallet addresses in message text.")
+    ] = False,
 ) -> None:
     """Run the weekly Prefect flow on your own exports; prints the report path(s)."""
     symbols = list(symbol or [])
@@ -324,8 +345,14 @@ def run(
         runner=runner,
         dask_address=dask_address,
         scorer=scorer,
+        skip_bad_records=skip_bad_records or None,
+        redact=redact or None,
         **_split_market(symbols),
     )
+    if settings.tz is None:
+        from sentiment.jobs import local_zone
+
+        err.print(f"wall-time exports are read in this machine's zone: {local_zone(None)} (set --tz)")
     for path in _run_flow(settings, synthetic=False):
         print(path)
 
@@ -455,6 +482,33 @@ def _print_table(frame: pd.DataFrame) -> None:
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------
+class _ProgressBars:
+    """A rich progress bar per export file bigger than ``min_bytes``, fed by ingest's progress callback."""
+
+    def __init__(self, min_bytes: int = 32 << 20) -> None:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.min_bytes = min_bytes
+        self._progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err
+        )
+        self._tasks: dict[Path, object] = {}
+
+    def __enter__(self) -> _ProgressBars:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def __call__(self, path: Path, done: int, total: int) -> None:
+        if total < self.min_bytes:
+            return
+        if path not in self._tasks:
+            self._tasks[path] = self._progress.add_task(path.name, total=total)
+        self._progress.update(self._tasks[path], completed=done)  # type: ignore[arg-type]
+
+
 def _day(value: datetime | None) -> date | None:
     return value.date() if value else None
 

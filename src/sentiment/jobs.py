@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -21,9 +21,10 @@ import pandas as pd
 from sentiment import privacy
 from sentiment.analysis.leadlag import lead_lag
 from sentiment.analysis.walkforward import walk_forward
-from sentiment.chats.detect import read_chat_export
+from sentiment.chats.detect import iter_chat_export
+from sentiment.chats.records import Rejects
 from sentiment.chats.slack import is_slack_export
-from sentiment.errors import AnalysisError, ConfigError, InputError, LakeError
+from sentiment.errors import AnalysisError, ConfigError, EncodingError, InputError, LakeError, ParseError
 from sentiment.features import weekly_community_features
 from sentiment.lake import Lake
 from sentiment.prices.candles_csv import read_candles_csv
@@ -37,6 +38,7 @@ from sentiment.settings import Settings
 __all__ = [
     "CHAT_SUFFIXES",
     "IngestSummary",
+    "ParsedExport",
     "analyse_and_report",
     "build_weekly",
     "build_weekly_symbol",
@@ -57,11 +59,13 @@ __all__ = [
     "score_new_messages",
     "score_partition",
     "write_messages",
+    "write_rejects",
 ]
 
 log = logging.getLogger(__name__)
 
 CHAT_SUFFIXES = (".json", ".csv", ".txt", ".jsonl", ".zip")
+_ENCODING_NAMES = {"utf-8-sig": "UTF-8", "gb18030": "GB18030, e.g. re-saved by Excel"}
 # Community features tested against prices, on scales where weekly values are comparable over time.
 REPORT_FEATURES = (
     "log_messages",
@@ -132,6 +136,7 @@ class IngestSummary:
 
     files: list[tuple[str, str, int]] = field(default_factory=list)
     rows_written: int = 0
+    rejects: int = 0
 
     @property
     def rows_read(self) -> int:
@@ -171,21 +176,125 @@ def expand_chat_paths(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+@dataclass(frozen=True)
+class ParsedExport:
+    """One export read into pseudonymised ``messages`` rows, plus the records it rejected (--skip-bad-records)."""
+
+    path: Path
+    label: str
+    records: int
+    messages: pd.DataFrame
+    rejects: pd.DataFrame
+
+
 @recorded("ingest-chats")
-def ingest_chats(settings: Settings, paths: Sequence[Path], *, now: pd.Timestamp) -> IngestSummary:
-    """Parse every export, pseudonymise, and append new messages. All files parse before anything is written."""
+def ingest_chats(
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    now: pd.Timestamp,
+    progress: Callable[[Path, int, int], None] | None = None,
+) -> IngestSummary:
+    """Parse every export, pseudonymise, and append new messages: all or nothing for the run.
+
+    Readers stream (Telegram in bounded batches); batches are staged and published only after every file parsed,
+    so a bad file leaves no new rows. With ``skip_bad_records`` bad records go to ``rejects`` instead.
+    ``progress(path, bytes_read, total)`` is called as big files stream.
+    """
+    lake = Lake(settings.lake)
     files = chat_files(settings, paths)
     key = pseudonym_key(settings)
-    parsed = [(path, *_read_export(settings, path, key, now)) for path in files]
-    written = write_messages(settings, [frame for _, _, frame in parsed])
-    return IngestSummary(files=[(str(p), fmt, len(f)) for p, fmt, f in parsed], rows_written=written)
+    report: list[tuple[str, str, int]] = []
+    rejected: list[pd.DataFrame] = []
+    with lake.staged_append("messages") as staged:
+        for path in files:
+            tick = None if progress is None else (lambda done, total, p=path: progress(p, done, total))
+            label, count, frames, rejects = _export_frames(settings, path, key, now, tick)
+            for frame in frames:
+                staged.add(frame)
+            report.append((str(path), label(), count()))
+            rejected.append(_rejects_frame(settings, path, label(), rejects, now))
+            log.info("%s: %s, %d records, %d rejected", path, label(), count(), len(rejects))
+    n_rejects = write_rejects(settings, rejected)
+    return IngestSummary(files=report, rows_written=staged.written, rejects=n_rejects)
 
 
-def _read_export(settings: Settings, path: Path, key: bytes, now: pd.Timestamp) -> tuple[str, pd.DataFrame]:
-    """(detected format, pseudonymised ``messages`` rows) of one export; nothing written."""
-    fmt, raw = read_chat_export(path, settings.platform, local_zone(settings.tz), settings.column_map)
-    log.info("%s: %s, %d records", path, fmt, len(raw))
-    return fmt, privacy.to_messages(raw, key, keep_names=settings.keep_names, ingested_at=now)
+def parse_chat_file(settings: Settings, path: Path, *, now: pd.Timestamp) -> ParsedExport:
+    """One export parsed, redacted if asked and pseudonymised into ``messages`` rows (nothing written)."""
+    label, count, frames, rejects = _export_frames(settings, path, pseudonym_key(settings), now, None)
+    parsed = [f for f in frames if not f.empty]
+    messages = pd.concat(parsed, ignore_index=True) if parsed else pd.DataFrame()
+    return ParsedExport(path, label(), count(), messages, _rejects_frame(settings, path, label(), rejects, now))
+
+
+def _export_frames(
+    settings: Settings,
+    path: Path,
+    key: bytes,
+    now: pd.Timestamp,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[Callable[[], str], Callable[[], int], Iterator[pd.DataFrame], Rejects]:
+    """Stream one export as ``messages`` frames. Returns (format label, records read, frames, rejects): the label
+    and count are functions because they are known once the frames have been consumed."""
+    rejects: Rejects = []
+    state: dict[str, Any] = {"fmt": "?", "count": 0, "encoding": None}
+
+    def frames() -> Iterator[pd.DataFrame]:
+        try:
+            state["fmt"], raws = iter_chat_export(
+                path,
+                settings.platform,
+                local_zone(settings.tz),
+                settings.column_map,
+                rejects=rejects if settings.skip_bad_records else None,
+                progress=progress,
+            )
+            for raw in raws:
+                state["encoding"] = raw.attrs.get("encoding", state["encoding"])
+                state["count"] += len(raw)
+                if settings.redact:
+                    raw = privacy.redact_messages(raw)
+                yield privacy.to_messages(raw, key, keep_names=settings.keep_names, ingested_at=now)
+        except (ParseError, EncodingError) as exc:
+            if not settings.skip_bad_records or state["fmt"] == "?":
+                raise
+            # A file-level failure (e.g. a truncated export) under --skip-bad-records: keep what parsed.
+            rejects.append((exc.line or 0, "", exc.reason))
+
+    def label() -> str:
+        encoding = state["encoding"]
+        return state["fmt"] if encoding is None else f"{state['fmt']} ({_ENCODING_NAMES.get(encoding, encoding)})"
+
+    return label, lambda: int(state["count"]), frames(), rejects
+
+
+def _rejects_frame(settings: Settings, path: Path, label: str, rejects: Rejects, now: pd.Timestamp) -> pd.DataFrame:
+    rows = [
+        {
+            "source_file": path.name,
+            "source_record": record,
+            "platform": label.split("_", 1)[0],
+            # The raw record names people: stored only when names may be stored.
+            "raw": text if settings.keep_names and text else None,
+            "reason": reason,
+            "ingested_at": now,
+        }
+        for record, text, reason in rejects
+    ]
+    return pd.DataFrame(rows, columns=["source_file", "source_record", "platform", "raw", "reason", "ingested_at"])
+
+
+def write_rejects(settings: Settings, frames: Sequence[pd.DataFrame]) -> int:
+    """Store rejected records (file, record, reason); returns how many rejects the frames hold."""
+    rejected = [f for f in frames if not f.empty]
+    if not rejected:
+        return 0
+    frame = pd.concat(rejected, ignore_index=True)
+    frame["ingested_at"] = pd.to_datetime(frame["ingested_at"], utc=True).astype("datetime64[us, UTC]")
+    Lake(settings.lake).append("rejects", frame)
+    return len(frame)
+
+
 
 
 @recorded("score-messages")
@@ -421,17 +530,13 @@ def pseudonym_key(settings: Settings) -> bytes:
     return privacy.load_or_create_key(Lake(settings.lake).key_path)
 
 
-def parse_chat_file(settings: Settings, path: Path, *, now: pd.Timestamp) -> pd.DataFrame:
-    """One export parsed and pseudonymised into ``messages`` rows (nothing written)."""
-    return _read_export(settings, path, pseudonym_key(settings), now)[1]
-
-
-def write_messages(settings: Settings, frames: Sequence[pd.DataFrame]) -> int:
-    """Append parsed exports in one write (so a bad file, which failed to parse, left nothing behind)."""
-    parsed = [f for f in frames if not f.empty]
-    if not parsed:
-        return 0
-    return Lake(settings.lake).append("messages", pd.concat(parsed, ignore_index=True))
+def write_messages(settings: Settings, parsed: Sequence[ParsedExport]) -> int:
+    """Append parsed exports' messages in one write (a bad file failed to parse, so nothing was written), and
+    their rejects; returns the new message rows."""
+    frames = [p.messages for p in parsed if not p.messages.empty]
+    written = Lake(settings.lake).append("messages", pd.concat(frames, ignore_index=True)) if frames else 0
+    write_rejects(settings, [p.rejects for p in parsed])
+    return written
 
 
 def message_partitions(settings: Settings) -> list[tuple[str, str]]:

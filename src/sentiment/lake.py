@@ -50,10 +50,12 @@ import fcntl
 import itertools
 import json
 import os
+import shutil
+import tempfile
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
@@ -70,7 +72,7 @@ import pyarrow.parquet as pq
 from sentiment import schemas
 from sentiment.errors import LakeError
 
-__all__ = ["PARTITIONS", "Lake", "is_uri"]
+__all__ = ["PARTITIONS", "Lake", "StagedAppend", "is_uri"]
 
 # Partition columns per table, outermost first. "month" is derived from ts and is not a schema column.
 # A table declared in schemas.TABLES but absent here is stored unpartitioned (one folder of part files).
@@ -80,6 +82,7 @@ PARTITIONS: dict[str, tuple[str, ...]] = {
     "prices": ("exchange", "symbol", "timeframe"),
     "weekly": ("symbol",),
     "runs": ("step",),
+    "rejects": ("platform",),
 }
 REPLACED_TABLES = frozenset({"weekly"})
 INTENT = ".compaction.json"
@@ -302,19 +305,61 @@ class Lake:
         arrow = schemas.conform(frame, table)
         if table in REPLACED_TABLES:
             raise LakeError(self.table_dir(table), "derived table: use replace(), not append()")
-        arrow = _with_partition_columns(_drop_duplicate_keys(arrow, schemas.KEYS[table]), table)
+        return self._append_batches(table, [arrow])
+
+    @contextmanager
+    def staged_append(self, table: str) -> Iterator[StagedAppend]:
+        """Append in bounded batches, all or nothing: ``add()`` validates and stages each batch in a hidden local
+        folder; only when the block exits normally are they published (deduplicated against the stored keys and
+        each other, each file atomically, under the write lock). On an exception the staged files are deleted and
+        the table is untouched.
+        """
+        if table in REPLACED_TABLES:
+            raise LakeError(self.table_dir(table), "derived table: use replace(), not staged_append()")
+        self.table_dir(table)  # validates the name
+        if isinstance(self.root, Path):
+            (self.root / ".staging").mkdir(parents=True, exist_ok=True)
+            stage_dir = Path(tempfile.mkdtemp(prefix=f"{table}-", dir=self.root / ".staging"))
+        else:
+            stage_dir = Path(tempfile.mkdtemp(prefix=f"sentiment-staging-{table}-"))
+        staged = StagedAppend(self, table, stage_dir)
+        try:
+            yield staged
+            staged.written = self._append_batches(table, staged.batches())
+        finally:
+            shutil.rmtree(stage_dir, ignore_errors=True)
+
+    def _append_batches(self, table: str, batches: Iterable[pa.Table]) -> int:
+        """Write the rows of conformed ``batches`` whose key is neither stored nor in an earlier batch."""
         parts = _partitions(table)
         pinned = _pinned(table)
+        keys = [k for k in schemas.KEYS[table] if k not in pinned]
         written = 0
         with self.write_lock():
             committed = self._recover(table)
-            for scope, rows in _split(arrow, pinned):
-                fresh = self._anti_join_stored(table, scope, rows, committed)
-                for values, part in _split(fresh, parts[len(pinned) :]):
-                    rel = self._partition_rel(table, scope + values) + f"/part-{uuid.uuid4().hex}.parquet"
-                    self._write_table(rel, part.drop_columns(list(parts)))
-                    written += part.num_rows
+            seen: dict[tuple[str, ...], pa.Array] = {}  # per key scope: keys stored or written by this call
+            for batch in batches:
+                arrow = _with_partition_columns(_drop_duplicate_keys(batch, schemas.KEYS[table]), table)
+                for scope, rows in _split(arrow, pinned):
+                    if scope not in seen:
+                        seen[scope] = self._stored_keys(table, scope, keys, committed)
+                    incoming = _key_strings(rows, keys)
+                    fresh = rows.filter(pc.invert(pc.is_in(incoming, value_set=seen[scope])))
+                    if fresh.num_rows:
+                        seen[scope] = pa.concat_arrays([seen[scope], _key_strings(fresh, keys)])
+                    for values, part in _split(fresh, parts[len(pinned) :]):
+                        rel = self._partition_rel(table, scope + values) + f"/part-{uuid.uuid4().hex}.parquet"
+                        self._write_table(rel, part.drop_columns(list(parts)))
+                        written += part.num_rows
         return written
+
+    def _stored_keys(self, table: str, scope: tuple[str, ...], keys: list[str], committed: list[str]) -> pa.Array:
+        """The keys (as joined strings) already stored under a key scope (the partitions the key pins)."""
+        prefix = self._partition_rel(table, scope) + "/"
+        stored_files = [r for r in committed if r.startswith(prefix)]
+        if not stored_files:
+            return pa.array([], type=pa.string())
+        return _key_strings(self._dataset(table, stored_files).to_table(columns=keys), keys)
 
     def replace(self, table: str, frame: pd.DataFrame) -> int:
         """Replace every partition present in ``frame`` by its rows (derived tables), atomically per partition."""
@@ -393,22 +438,6 @@ class Lake:
     def _partition_rel(self, table: str, values: tuple[str, ...]) -> str:
         parts = [f"{col}={quote(str(v), safe='')}" for col, v in zip(_partitions(table), values, strict=False)]
         return "/".join([table, *parts])
-
-    def _anti_join_stored(self, table: str, scope: tuple[str, ...], rows: pa.Table, committed: list[str]) -> pa.Table:
-        """Rows whose key is not stored yet: one Arrow hash anti join against the keys of the scope's files."""
-        prefix = self._partition_rel(table, scope) + "/"
-        stored_files = [r for r in committed if r.startswith(prefix)]
-        if not stored_files or rows.num_rows == 0:
-            return rows
-        keys = [k for k in schemas.KEYS[table] if k not in _pinned(table)]
-        stored = self._dataset(table, stored_files).to_table(columns=keys)
-        if stored.num_rows == 0:
-            return rows
-        stored = stored.cast(pa.schema([rows.schema.field(k).remove_metadata() for k in keys]))
-        numbered = rows.append_column("__row", pa.array(np.arange(rows.num_rows, dtype=np.int64)))
-        fresh = numbered.join(stored, keys=keys, join_type="left anti", use_threads=True)
-        fresh = fresh.take(pc.sort_indices(fresh.column("__row")))
-        return fresh.select(rows.column_names).cast(rows.schema)
 
     def _dataset(self, table: str, rels: list[str]) -> ds.Dataset:
         parts = _partitions(table)
@@ -572,3 +601,29 @@ def _split(arrow: pa.Table, cols: tuple[str, ...]) -> Iterator[tuple[tuple[str, 
     for a, b in itertools.pairwise(starts):
         values = tuple(str(keyed.column(i)[a].as_py()) for i in range(len(cols)))
         yield values, rows.slice(a, b - a)
+
+
+class StagedAppend:
+    """Batches staged for one all-or-nothing append (see :meth:`Lake.staged_append`)."""
+
+    def __init__(self, lake: Lake, table: str, stage_dir: Path) -> None:
+        self.lake = lake
+        self.table = table
+        self.stage_dir = stage_dir
+        self.staged_rows = 0
+        self.written = 0
+        self._files: list[Path] = []
+
+    def add(self, frame: pd.DataFrame) -> int:
+        """Validate and stage a batch (nothing visible in the table yet); return its row count."""
+        arrow = schemas.conform(frame, self.table)
+        path = self.stage_dir / f"batch-{len(self._files):06d}.parquet"
+        pq.write_table(arrow, path)
+        self._files.append(path)
+        self.staged_rows += arrow.num_rows
+        return arrow.num_rows
+
+    def batches(self) -> Iterator[pa.Table]:
+        """The staged batches, read back one at a time (publishing needs no more memory than staging did)."""
+        for path in self._files:
+            yield pq.read_table(path)

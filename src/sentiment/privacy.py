@@ -6,7 +6,9 @@ import contextlib
 import hashlib
 import hmac
 import os
+import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +17,14 @@ from sentiment import schemas
 from sentiment.chats.records import RAW_COLUMNS
 from sentiment.errors import ConfigError, SchemaMismatchError
 
-__all__ = ["KEY_BYTES", "load_or_create_key", "pseudonym", "to_messages"]
+__all__ = [
+    "KEY_BYTES",
+    "load_or_create_key",
+    "pseudonym",
+    "redact_messages",
+    "redact_text",
+    "to_messages",
+]
 
 KEY_BYTES = 32
 # Texts of these kinds are kept without --keep-names; event texts name people ("X" invited "Y" ...).
@@ -56,7 +65,9 @@ def _pseudonymise(key: bytes, platform: pd.Series, raw: pd.Series) -> pd.Series:
     pairs = pd.DataFrame({"platform": platform, "raw": raw}).dropna().drop_duplicates()
     lookup = {(p, r): pseudonym(key, p, str(r)) for p, r in pairs.itertuples(index=False)}
     return pd.Series(
-        [lookup.get((p, r)) for p, r in zip(platform, raw, strict=True)], index=raw.index, dtype="object"
+        [lookup.get((p, r)) for p, r in zip(platform.tolist(), raw.tolist(), strict=True)],
+        index=raw.index,
+        dtype="object",
     )
 
 
@@ -78,3 +89,55 @@ def to_messages(
     out["ingested_at"] = pd.Series(stamp, index=out.index, dtype="datetime64[us, UTC]")
     names = [c.name for c in schemas.TABLES["messages"]]
     return out[names]
+
+
+# ---- --redact: mask contact details and wallet addresses in message text ----------------------------------------
+_B58 = "1-9A-HJ-NP-Za-km-z"  # base58: no 0, O, I, l
+
+
+def _looks_random(token: str) -> bool:
+    # Real base58 addresses mix digits, upper and lower case; ordinary words and numbers do not.
+    return any(c.isdigit() for c in token) and any(c.isupper() for c in token) and any(c.islower() for c in token)
+
+
+def _enough_digits(token: str) -> bool:
+    return sum(c.isdigit() for c in token) >= 8
+
+
+# (mask, pattern, extra check on the match or None), applied in order: e-mails first (they hold dots and digits).
+_REDACTIONS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], ...] = (
+    ("[email]", re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"), None),
+    ("[wallet]", re.compile(r"\b0x[0-9a-fA-F]{40}\b"), None),  # EVM
+    ("[wallet]", re.compile(r"\b(?:bc1|BC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{11,71}\b"), None),  # BTC bech32/bech32m
+    # BTC legacy (1.../3..., 26-35 chars) and Solana (32-44) are base58 runs; the check keeps words out.
+    ("[wallet]", re.compile(rf"(?<![{_B58}])[{_B58}]{{26,44}}(?![{_B58}])"), _looks_random),
+    # Phones: +country code then digit groups, a 3-3-4 number with separators, or a Chinese mobile number.
+    (
+        "[phone]",
+        re.compile(
+            r"(?<![\w.,+-])(?:\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{2,4}){1,4}"
+            r"|\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}"
+            r"|1[3-9]\d{9})(?![\w.,-]?\d)"
+        ),
+        _enough_digits,
+    ),
+)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with phone numbers, e-mail addresses and wallet addresses (EVM, BTC, Solana) masked."""
+    for mask, pattern, check in _REDACTIONS:
+        if check is None:
+            text = pattern.sub(mask, text)
+        else:
+            text = pattern.sub(lambda m, k=mask, c=check: k if c(m.group(0)) else m.group(0), text)
+    return text
+
+
+def redact_messages(raw: pd.DataFrame) -> pd.DataFrame:
+    """``raw`` with :func:`redact_text` applied to every non-null ``text``."""
+    out = raw.copy()
+    texts = out["text"]
+    mask = texts.notna()
+    out.loc[mask, "text"] = texts[mask].map(redact_text)
+    return out

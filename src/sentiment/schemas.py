@@ -156,12 +156,22 @@ _RUNS = (
     Column("detail", pa.string(), "For failed runs the error class and message; else null."),
 )
 
+_REJECTS = (
+    Column("source_file", pa.string(), "Name of the export file the bad record came from.", False),
+    Column("source_record", pa.int64(), "1-based line (text formats) or record number (JSON); 0 = whole file.", False),
+    Column("platform", pa.string(), "Source app of the export (from its detected format).", False),
+    Column("raw", pa.string(), "The record as it appears in the export (JSON or CSV text); may name people."),
+    Column("reason", pa.string(), "Why it was rejected (the error the strict mode would have raised).", False),
+    Column("ingested_at", UTC_TS, "When the reject was stored, UTC."),
+)
+
 TABLES: dict[str, tuple[Column, ...]] = {
     "messages": _MESSAGES,
     "scores": _SCORES,
     "prices": _PRICES,
     "weekly": _WEEKLY,
     "runs": _RUNS,
+    "rejects": _REJECTS,
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -170,6 +180,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "prices": ("exchange", "symbol", "timeframe", "ts"),
     "weekly": ("symbol", "scope", "week_start"),
     "runs": ("run_id",),
+    "rejects": ("source_file", "source_record"),
 }
 
 

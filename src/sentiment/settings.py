@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     column_map: str | None = Field(
         None, description="Generic CSV/JSONL columns: ts=COL,author=COL,text=COL[,id=COL,chat=COL]."
     )
+    skip_bad_records: bool = Field(
+        False, description="Store unparsable records in the rejects table instead of failing the ingest."
+    )
+    redact: bool = Field(False, description="Mask phone numbers, e-mails and wallet addresses in message text.")
     exchange: str = Field("gate", description="ccxt exchange id.")
     symbols: Annotated[tuple[str, ...], NoDecode] = Field(
         ("VIRTUAL/USDT",), description="Token symbols to report on."

@@ -74,11 +74,11 @@ def test_detects_chats_key_far_into_full_export(tmp_path: Path) -> None:
     "content",
     [
         b'{"guild": {"id": "1", "name": "g"}, "channel": {"id": "2"}}',
-        b"\xef\xbb\xbfid,MsgSvrID,type_name,is_sender,talker,room_name,content,CreateTime\r\n",
+        b"\xef\xbb\xbfid,MsgSvrID,kind,CreateTime\r\n",
         b"Alice at 12/03/2024 10:00: gm\n",
         b"",
     ],
-    ids=["json-without-messages", "pywxdump-csv", "plain-text", "empty"],
+    ids=["json-without-messages", "other-csv", "plain-text", "empty"],
 )
 def test_unknown_format_lists_supported(tmp_path: Path, content: bytes) -> None:
     """It raises UnknownFormatError naming the file and listing the supported formats."""

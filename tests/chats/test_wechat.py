@@ -158,11 +158,24 @@ def test_several_talker_ids_keep_keys_unique(tmp_path: Path) -> None:
     assert not frame["message_id"].duplicated().any()
 
 
-def test_gb18030_file_names_first_bad_line(tmp_path: Path) -> None:
-    """It raises EncodingError naming the file and the first line that is not UTF-8, with a GB18030 hint."""
-    path = tmp_path / "group.csv"
+def test_gb18030_resave_reads_like_the_utf8_file(tmp_path: Path) -> None:
+    """It reads a GB18030 (Excel re-saved) copy exactly like the UTF-8 original and says which encoding it used."""
+    path = tmp_path / "memotrace_group.csv"
     path.write_bytes(GROUP.read_text(encoding="utf-8-sig").encode("gb18030"))
-    with pytest.raises(EncodingError, match="GB18030") as info:
+    resaved = read_memotrace_csv(path, UTC)
+    original = read_memotrace_csv(GROUP, UTC)
+    assert resaved.attrs["encoding"] == "gb18030"
+    assert original.attrs["encoding"] == "utf-8-sig"
+    pd.testing.assert_frame_equal(resaved, original)
+
+
+def test_neither_utf8_nor_gb18030_names_first_bad_line(tmp_path: Path) -> None:
+    """It raises EncodingError naming the first line that is not UTF-8 when GB18030 fails too."""
+    path = tmp_path / "group.csv"
+    lines = GROUP.read_bytes().split(b"\r\n")
+    lines[1] = lines[1] + b"\xff\xff"
+    path.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(EncodingError) as info:
         read_memotrace_csv(path, UTC)
     assert info.value.line == 2
     assert str(info.value).startswith(f"{path}:2: ")

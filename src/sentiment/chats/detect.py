@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, tzinfo
 from pathlib import Path
 
@@ -13,14 +13,22 @@ import pandas as pd
 from sentiment.chats.discord import CSV_HEADER as _DISCORD_CSV_HEADER
 from sentiment.chats.discord import read_discord_csv, read_discord_json
 from sentiment.chats.generic import parse_column_map, read_generic_csv, read_generic_jsonl
+from sentiment.chats.pywxdump import PYWXDUMP_V2_HEADER, PYWXDUMP_V3_HEADER, read_pywxdump_csv
+from sentiment.chats.records import Rejects
 from sentiment.chats.slack import is_slack_export, read_slack_export
-from sentiment.chats.telegram import read_telegram_export
+from sentiment.chats.telegram import iter_telegram_batches, read_telegram_export
 from sentiment.chats.wechat import read_memotrace_csv
+from sentiment.chats.wechat_txt import (
+    looks_like_wechatexporter_txt,
+    looks_like_wechatmsg_txt,
+    read_wechatexporter_txt,
+    read_wechatmsg_txt,
+)
 from sentiment.chats.whatsapp import parse_header as _whatsapp_header
 from sentiment.chats.whatsapp import read_whatsapp_txt
 from sentiment.errors import ConfigError, UnknownFormatError
 
-__all__ = ["FORMATS", "detect_format", "read_chat_export"]
+__all__ = ["FORMATS", "detect_format", "iter_chat_export", "read_chat_export"]
 
 Reader = Callable[[Path, tzinfo], pd.DataFrame]
 
@@ -34,6 +42,15 @@ FORMATS: dict[str, tuple[str, Reader]] = {
     "generic_csv": ("any CSV chat log, with --map", lambda path, tz: read_generic_csv(path, tz, None)),
     "generic_jsonl": ("any JSON-lines chat log, with --map", lambda path, tz: read_generic_jsonl(path, tz, None)),
 }
+FORMATS.update(
+    {
+        "wechat_pywxdump_csv": ("PyWxDump CSV export (v3 msg/src or v2 JSON content)", read_pywxdump_csv),
+        "wechat_wechatmsg_txt": ("WeChatMsg/MemoTrace TXT export", read_wechatmsg_txt),
+        "wechat_exporter_txt": ("WechatExporter (iOS) TXT export", read_wechatexporter_txt),
+    }
+)
+# Readers that take ``rejects=`` (--skip-bad-records per record); others are rejected as a whole file.
+_REJECTING = frozenset({"telegram_json", "wechat_pywxdump_csv", "wechat_memotrace_csv"})
 _PLATFORM_ALIASES = {"telegram": "telegram_json", "wechat": "wechat_memotrace_csv"}
 _PLATFORM_ALIASES |= {"whatsapp": "whatsapp_txt", "slack": "slack_export"}
 # Formats whose reader also takes the --map column mapping.
@@ -68,11 +85,24 @@ def detect_format(path: Path, column_map: str | None = None) -> str:
                     return "telegram_json"
                 tail = chunk[-32:]
                 chunk = fh.read(_CHUNK)
-    found = _sniff_more(head, column_map)
+    found = _detect_wechat(body) or _sniff_more(head, column_map)
     if found is not None:
         return found
     supported = "; ".join(f"{name} ({label})" for name, (label, _) in FORMATS.items())
     raise UnknownFormatError(path, f"not a recognised chat export; supported formats: {supported}")
+
+
+def _resolve_format(path: Path, platform: str, column_map: str | None) -> str:
+    """The format name to read ``path`` with: detected ("auto"), sniffed within a platform, or named."""
+    if platform == "auto":
+        return detect_format(path, column_map)
+    if platform in _SNIFFED_PLATFORMS:
+        return _pick(path, platform, column_map)
+    fmt = _PLATFORM_ALIASES.get(platform, platform)
+    if fmt not in FORMATS:
+        choices = ", ".join(["auto", *_PLATFORM_ALIASES, *_SNIFFED_PLATFORMS, *FORMATS])
+        raise ConfigError(f"unknown chat platform {platform!r}; choose one of: {choices}")
+    return fmt
 
 
 def read_chat_export(
@@ -80,15 +110,7 @@ def read_chat_export(
 ) -> tuple[str, pd.DataFrame]:
     """(format name, raw frame) of ``path``; ``platform`` is "auto", a platform or a format name."""
     path = Path(path)
-    if platform == "auto":
-        fmt = detect_format(path, column_map)
-    elif platform in _SNIFFED_PLATFORMS:
-        fmt = _pick(path, platform, column_map)
-    else:
-        fmt = _PLATFORM_ALIASES.get(platform, platform)
-        if fmt not in FORMATS:
-            choices = ", ".join(["auto", *_PLATFORM_ALIASES, *_SNIFFED_PLATFORMS, *FORMATS])
-            raise ConfigError(f"unknown chat platform {platform!r}; choose one of: {choices}")
+    fmt = _resolve_format(path, platform, column_map)
     if fmt in _MAPPED:
         return fmt, _MAPPED[fmt](path, tz, column_map)
     return fmt, FORMATS[fmt][1](path, tz)
@@ -131,3 +153,46 @@ def _pick(path: Path, platform: str, column_map: str | None) -> str:
     with Path(path).open("rb") as fh:
         head = fh.read(_CHUNK).removeprefix(b"\xef\xbb\xbf").lstrip()
     return json_fmt if head.startswith(b"{") else csv_fmt
+def _detect_wechat(body: bytes) -> str | None:
+    """The WeChat CSV/TXT variants, from the first bytes (UTF-8, or GB18030 as Excel re-saves them)."""
+    for header in (PYWXDUMP_V3_HEADER, PYWXDUMP_V2_HEADER):
+        if body.startswith(",".join(header).encode()):
+            return "wechat_pywxdump_csv"
+    # The head may end inside a multi-byte character: drop at most the last few bytes.
+    try:
+        text = body[: len(body) - 4 if len(body) == _CHUNK else len(body)].decode("utf-8")
+    except UnicodeDecodeError:
+        text = body.decode("gb18030", errors="ignore")
+    if looks_like_wechatexporter_txt(text):
+        return "wechat_exporter_txt"
+    if looks_like_wechatmsg_txt(text):
+        return "wechat_wechatmsg_txt"
+    return None
+
+
+def iter_chat_export(
+    path: Path,
+    platform: str = "auto",
+    tz: tzinfo = UTC,
+    column_map: str | None = None,
+    *,
+    rejects: Rejects | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[str, Iterator[pd.DataFrame]]:
+    """(format name, raw frames) of ``path``: Telegram streams in bounded batches, other formats in one frame.
+
+    With ``rejects``, readers that can skip a bad record do so and append it there.
+    """
+    path = Path(path)
+    fmt = _resolve_format(path, platform, column_map)
+    if fmt == "telegram_json":
+        return fmt, iter_telegram_batches(path, tz, rejects=rejects, progress=progress)
+
+    def one() -> Iterator[pd.DataFrame]:
+        if fmt in _MAPPED:
+            yield _MAPPED[fmt](path, tz, column_map)
+            return
+        kwargs = {"rejects": rejects} if rejects is not None and fmt in _REJECTING else {}
+        yield FORMATS[fmt][1](path, tz, **kwargs)  # type: ignore[call-arg]
+
+    return fmt, one()

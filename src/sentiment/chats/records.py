@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,15 @@ import pandas as pd
 
 from sentiment.errors import EncodingError
 
-__all__ = ["RAW_COLUMNS", "decode_error", "name_chat_id", "raw_frame"]
+__all__ = [
+    "RAW_COLUMNS",
+    "Rejects",
+    "content_id",
+    "decode_error",
+    "local_seconds",
+    "name_chat_id",
+    "raw_frame",
+]
 
 RAW_COLUMNS: tuple[str, ...] = (
     "platform",
@@ -72,3 +81,25 @@ def decode_error(path: Path, data: bytes, offset: int, expected: str) -> Encodin
         else:
             hint = "; the bytes decode as GB18030/GBK — convert with `iconv -f GB18030 -t UTF-8`"
     return EncodingError(path, f"invalid {expected} at byte {offset}{hint}", line=line)
+
+
+# A reader given a list appends (record number, raw record text, reason) to it instead of raising on a bad record.
+Rejects = list[tuple[int, str, str]]
+
+_LOCAL_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M")
+
+
+def local_seconds(text: str, tz: tzinfo) -> int:
+    """Unix seconds of a local wall time ``Y-m-d H:M:S``, or Excel's re-saved ``Y/m/d H:M`` (ValueError if neither)."""
+    value = text.strip()
+    for fmt in _LOCAL_FORMATS:
+        try:
+            return int(datetime.strptime(value, fmt).replace(tzinfo=tz).timestamp())
+        except ValueError:
+            continue
+    raise ValueError(f"unreadable time {text!r}")
+
+
+def content_id(*parts: object) -> str:
+    """A message id for exports without one: a hash of what identifies the record (h:...)."""
+    return "h:" + hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()[:24]

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+import ijson
 import pandas as pd
 
-from sentiment.chats.records import decode_error, name_chat_id, raw_frame
+from sentiment.chats.encoding import CheckedUtf8Reader
+from sentiment.chats.records import Rejects, decode_error, name_chat_id, raw_frame
 from sentiment.errors import ParseError
 
-__all__ = ["read_telegram_export"]
+__all__ = ["iter_telegram_batches", "read_telegram_export"]
 
 PLATFORM = "telegram"
 
@@ -36,14 +38,163 @@ _MEDIA_KEYS = (
 )
 
 
-def read_telegram_export(path: Path, tz: tzinfo) -> pd.DataFrame:
+# Above this size a syntax error is located by ijson's byte count alone (re-reading with json would need the RAM).
+_EXACT_ERROR_BYTES = 64 << 20
+Progress = Callable[[int, int], None]
+
+
+def read_telegram_export(path: Path, tz: tzinfo, *, rejects: Rejects | None = None) -> pd.DataFrame:
     """All records of a Telegram Desktop result.json; ``tz`` reads ``date`` if ``date_unixtime`` is absent."""
+    frames = list(iter_telegram_batches(path, tz, rejects=rejects))
+    if not frames:
+        return raw_frame([])
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def iter_telegram_batches(
+    path: Path,
+    tz: tzinfo,
+    *,
+    batch_rows: int = 20_000,
+    rejects: Rejects | None = None,
+    progress: Progress | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The records of a Telegram export as raw frames of about ``batch_rows`` rows, streamed with ijson.
+
+    Memory stays bounded by the batch size whatever the file size. ``progress(bytes_read, total)`` is called per
+    batch. With ``rejects`` a bad message is appended there (record, raw JSON, reason) instead of failing.
+    """
     path = Path(path)
-    root = _load_json(path)
     rows: list[dict[str, Any]] = []
-    for chat in _chats(path, root):
-        rows.extend(_chat_rows(path, chat, tz))
-    return raw_frame(rows)
+    reader = CheckedUtf8Reader(path, "UTF-8 (Telegram exports are UTF-8)")
+    try:
+        for row in _stream_rows(path, reader, tz, rejects):
+            rows.append(row)
+            if len(rows) >= batch_rows:
+                yield raw_frame(rows)
+                rows = []
+                if progress is not None:
+                    progress(reader.done, reader.total)
+    finally:
+        reader.close()
+    if rows:
+        yield raw_frame(rows)
+    if progress is not None:
+        progress(reader.total, reader.total)
+
+
+def _stream_rows(
+    path: Path, reader: CheckedUtf8Reader, tz: tzinfo, rejects: Rejects | None
+) -> Iterator[dict[str, Any]]:
+    where = "the start of the file"
+    try:
+        events = ijson.parse(reader, use_float=True)
+        meta: dict[str, Any] = {}
+        first = next(events, None)
+        if first is None or first[1] != "start_map":
+            raise ParseError(path, "not a Telegram Desktop export: the root is not a JSON object", line=1)
+        for prefix, event, value in events:
+            if prefix == "" and event == "map_key" and value == "messages":
+                # Single-chat export: name/type/id precede "messages" in the writer's order. Let ijson's C code
+                # build the message objects from a second handle (much faster than a Python event loop).
+                where = "the messages list"
+                yield from _single_chat(path, tz, meta, rejects)
+                return
+            if prefix == "" and event == "map_key" and value == "chats":
+                where = "the chats list"
+                yield from _account_chats(path, events, tz, rejects)
+                return
+            if prefix in ("name", "id", "type") and event in ("string", "number", "null"):
+                meta[prefix] = value
+        raise ParseError(path, "not a Telegram Desktop export: the root object has no 'messages' or 'chats' key")
+    except ijson.JSONError as exc:
+        raise _syntax_error(path, reader, exc, where) from exc
+
+
+def _single_chat(
+    path: Path, tz: tzinfo, meta: dict[str, Any], rejects: Rejects | None
+) -> Iterator[dict[str, Any]]:
+    base = _chat_base(path, meta)
+    with CheckedUtf8Reader(path, "UTF-8 (Telegram exports are UTF-8)") as second:
+        record = 0
+        try:
+            for record, msg in enumerate(ijson.items(second, "messages.item", use_float=True), start=1):
+                yield from _guarded(path, base, record, msg, tz, rejects)
+        except ijson.JSONError as exc:
+            raise _syntax_error(path, second, exc, f"message record {record}") from exc
+
+
+def _account_chats(
+    path: Path, events: Iterator[tuple[str, str, Any]], tz: tzinfo, rejects: Rejects | None
+) -> Iterator[dict[str, Any]]:
+    """Full-account export: walk chats.list / left_chats.list, building one message object at a time."""
+    meta: dict[str, Any] = {}
+    base: dict[str, Any] | None = None
+    builder: ijson.ObjectBuilder | None = None
+    depth = 0
+    record = 0
+    for prefix, event, value in events:
+        if builder is not None:
+            builder.event(event, value)
+            depth += event in ("start_map", "start_array")
+            depth -= event in ("end_map", "end_array")
+            if depth == 0:
+                record += 1
+                yield from _guarded(path, base or _chat_base(path, meta), record, builder.value, tz, rejects)
+                builder = None
+            continue
+        if prefix in ("chats.list.item", "left_chats.list.item"):
+            if event == "start_map":
+                meta, base, record = {}, None, 0
+            elif event not in ("map_key", "end_map"):
+                section = prefix.split(".", 1)[0]
+                raise ParseError(path, f"an entry of {section}.list is not a JSON object")
+        elif prefix.endswith(".list.item.messages.item"):
+            if base is None:
+                base = _chat_base(path, meta)
+            builder = ijson.ObjectBuilder()
+            builder.event(event, value)
+            depth = 1 if event in ("start_map", "start_array") else 0
+            if depth == 0:
+                record += 1
+                yield from _guarded(path, base, record, builder.value, tz, rejects)
+                builder = None
+        elif prefix.endswith(".list.item.messages") and event not in ("start_array", "end_array", "null"):
+            raise ParseError(path, f"chat {meta.get('name')!r}: 'messages' is not a list")
+        else:
+            for key in ("name", "id", "type"):
+                if prefix.endswith(f".list.item.{key}") and event in ("string", "number", "null"):
+                    meta[key] = value
+
+
+def _chat_base(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    name = meta.get("name")
+    chat_name = None if name is None else str(name)
+    chat_id = str(meta["id"]) if meta.get("id") is not None else name_chat_id(chat_name or "")
+    return {"platform": PLATFORM, "chat_id": chat_id, "chat_name": chat_name, "source_file": path.name}
+
+
+def _guarded(
+    path: Path, base: dict[str, Any], record: int, msg: Any, tz: tzinfo, rejects: Rejects | None
+) -> Iterator[dict[str, Any]]:
+    if rejects is None:
+        yield from _message_rows(path, base, record, msg, tz)
+        return
+    try:
+        rows = list(_message_rows(path, base, record, msg, tz))
+    except ParseError as exc:
+        rejects.append((record, json.dumps(msg, ensure_ascii=False, default=str), exc.reason))
+        return
+    yield from rows
+
+
+def _syntax_error(path: Path, reader: CheckedUtf8Reader, exc: Exception, where: str) -> ParseError:
+    if reader.total <= _EXACT_ERROR_BYTES:
+        _load_json(path)  # raises the exact ParseError/EncodingError (line and column) for files that fit in RAM
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ParseError(
+        path, f"invalid JSON after {where}: {detail} (truncated export?)", line=reader.newlines + 1
+    )
 
 
 def _load_json(path: Path) -> Any:
@@ -61,48 +212,30 @@ def _load_json(path: Path) -> Any:
         ) from exc
 
 
-def _chats(path: Path, root: Any) -> Iterator[Mapping[str, Any]]:
-    if isinstance(root, dict) and "messages" in root:
-        yield root
-        return
-    if isinstance(root, dict) and isinstance(root.get("chats"), dict):
-        for section in ("chats", "left_chats"):
-            for chat in (root.get(section) or {}).get("list", []):
-                if not isinstance(chat, dict):
-                    raise ParseError(path, f"an entry of {section}.list is not a JSON object")
-                yield chat
-        return
-    raise ParseError(path, "not a Telegram Desktop export: the root object has no 'messages' or 'chats' key")
-
-
-def _chat_rows(path: Path, chat: Mapping[str, Any], tz: tzinfo) -> Iterator[dict[str, Any]]:
-    name = chat.get("name")
-    chat_name = None if name is None else str(name)
-    chat_id = str(chat["id"]) if chat.get("id") is not None else name_chat_id(chat_name or "")
-    messages = chat.get("messages") or []
-    if not isinstance(messages, list):
-        raise ParseError(path, f"chat {chat_name!r}: 'messages' is not a list")
-    base = {"platform": PLATFORM, "chat_id": chat_id, "chat_name": chat_name, "source_file": path.name}
-    for record, msg in enumerate(messages, start=1):
-        where = f"chat {chat_name or chat_id!r}, message record {record}"
-        if not isinstance(msg, dict):
-            raise ParseError(path, f"{where}: not a JSON object")
-        missing = [k for k in ("id", "type") if k not in msg]
-        if "date" not in msg and "date_unixtime" not in msg:
-            missing.append("date")
-        if missing:
-            raise ParseError(path, f"{where}: missing required key(s) {', '.join(map(repr, missing))}")
-        common = {
-            **base,
-            "message_id": str(msg["id"]),
-            "ts": _seconds(path, where, msg, tz),
-            "edited": "edited" in msg or "edited_unixtime" in msg,
-            "source_record": record,
-        }
+def _message_rows(
+    path: Path, base: dict[str, Any], record: int, msg: Any, tz: tzinfo
+) -> Iterator[dict[str, Any]]:
+    where = f"chat {base['chat_name'] or base['chat_id']!r}, message record {record}"
+    if not isinstance(msg, dict):
+        raise ParseError(path, f"{where}: not a JSON object")
+    missing = [k for k in ("id", "type") if k not in msg]
+    if "date" not in msg and "date_unixtime" not in msg:
+        missing.append("date")
+    if missing:
+        raise ParseError(path, f"{where}: missing required key(s) {', '.join(map(repr, missing))}")
+    common = {
+        **base,
+        "message_id": str(msg["id"]),
+        "ts": _seconds(path, where, msg, tz),
+        "edited": "edited" in msg or "edited_unixtime" in msg,
+        "source_record": record,
+    }
+    try:
         if msg["type"] == "service":
-            yield from _service_rows(msg, common)
-        else:
-            yield {**common, **_message_fields(msg)}
+            return iter(list(_service_rows(msg, common)))
+        return iter([{**common, **_message_fields(msg)}])
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ParseError(path, f"{where}: malformed message ({type(exc).__name__}: {exc})") from exc
 
 
 def _seconds(path: Path, where: str, msg: Mapping[str, Any], tz: tzinfo) -> int:

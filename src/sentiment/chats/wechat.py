@@ -8,13 +8,14 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
 
-from sentiment.chats.records import decode_error, name_chat_id, raw_frame
+from sentiment.chats.encoding import sniff_encoding
+from sentiment.chats.records import Rejects, decode_error, local_seconds, name_chat_id, raw_frame
 from sentiment.errors import ParseError
 
 __all__ = [
@@ -64,10 +65,15 @@ class SystemEvent:
     title: str | None = None
 
 
-def read_memotrace_csv(path: Path, tz: tzinfo) -> pd.DataFrame:
-    """All records of a MemoTrace CSV; ``tz`` reads ``StrTime`` only for rows without a ``CreateTime``."""
+def read_memotrace_csv(path: Path, tz: tzinfo, *, rejects: Rejects | None = None) -> pd.DataFrame:
+    """All records of a MemoTrace CSV; ``tz`` reads ``StrTime`` only for rows without a ``CreateTime``.
+
+    UTF-8 (BOM) as written, or GB18030 when re-saved by Excel. With ``rejects`` a bad record is appended there
+    (line, raw fields, reason) instead of failing the file.
+    """
     path = Path(path)
-    records = list(_records(path))
+    encoding = sniff_encoding(path, "UTF-8 (MemoTrace CSVs are UTF-8 with BOM)")
+    records = list(_records(path, encoding))
     talkers = sorted({r["TalkerId"] for _, r in records if r.get("TalkerId")})
     chat_name = _chat_name(path)
     # Several TalkerIds mean several MSG*.db shards, whose localIds overlap: key the chat by name then.
@@ -76,8 +82,15 @@ def read_memotrace_csv(path: Path, tz: tzinfo) -> pd.DataFrame:
     base = {"platform": PLATFORM, "chat_id": chat_id, "chat_name": chat_name, "source_file": path.name}
     rows: list[dict[str, Any]] = []
     for line, rec in records:
-        rows.extend(_rows(path, line, rec, tz, base, sharded=sharded))
-    return raw_frame(rows)
+        try:
+            rows.extend(_rows(path, line, rec, tz, base, sharded=sharded))
+        except ParseError as exc:
+            if rejects is None:
+                raise
+            rejects.append((line, ",".join(rec.values()), exc.reason))
+    frame = raw_frame(rows)
+    frame.attrs["encoding"] = encoding
+    return frame
 
 
 def _chat_name(path: Path) -> str:
@@ -86,10 +99,10 @@ def _chat_name(path: Path) -> str:
     return stem.removesuffix("_utf8") or path.parent.name
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+def _records(path: Path, encoding: str = "utf-8-sig") -> Iterator[tuple[int, dict[str, str]]]:
     """(first physical line, field dict) per CSV record, tolerating rows shorter than the header."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
+        with path.open(encoding=encoding, newline="") as fh:
             counter = _LineCounter(fh)
             reader = csv.reader(counter, strict=True)
             start = 1
@@ -158,10 +171,8 @@ def _seconds(path: Path, line: int, rec: dict[str, str], tz: tzinfo) -> int:
     if rec.get("CreateTime"):
         return _int(path, line, rec, "CreateTime")
     try:
-        # StrTime is the exporting PC's local wall-clock time.
-        return int(
-            datetime.strptime(rec.get("StrTime", ""), "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz).timestamp()
-        )
+        # StrTime is the exporting PC's local wall-clock time (Excel re-saves it as 2024/10/4 11:42).
+        return local_seconds(rec.get("StrTime", ""), tz)
     except ValueError as exc:
         raise ParseError(path, "record has neither a CreateTime nor a readable StrTime", line=line) from exc
 
