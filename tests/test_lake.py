@@ -189,7 +189,8 @@ def test_compact_merges_small_files_without_changing_results(tmp_path: Path) -> 
     sql = "SELECT symbol, count(*) AS n, sum(close) AS c, min(ts) AS a, max(ts) AS b FROM prices GROUP BY ALL"
     before, messages = lake.read(sql), lake.read("SELECT * FROM messages ORDER BY message_id")
     result = lake.compact()
-    assert {t: result[t] for t in ("messages", "prices", "weekly")} == {"messages": (2, 1), "prices": (4, 1), "weekly": (0, 0)}
+    expected = {"messages": (2, 1), "prices": (4, 1), "weekly": (0, 0)}
+    assert {t: result[t] for t in expected} == expected
     pd.testing.assert_frame_equal(lake.read(sql), before)
     pd.testing.assert_frame_equal(lake.read("SELECT * FROM messages ORDER BY message_id"), messages)
     assert pq.read_schema(lake.files("prices")[0]).metadata[b"sentiment.schema_version"] == b"1"
