@@ -43,6 +43,8 @@ def test_planted_lead_is_found_on_at_least_80_percent_of_seeds(scorer: VaderScor
 
 def test_no_effect_world_gives_at_most_10_percent_false_claims(scorer: VaderScorer) -> None:
     """With no planted lead, at most 10% of seeds report any significant community relation it does not contain."""
+    # Known gap: benchmarks/power.py over 200 null seeds measures ~15% (BH controls the false discovery rate,
+    # and the real same-week mood links loosen its threshold for the rest); these 10 seeds pass.
     null = [run_seed(100 + s, 0.0, weeks=WEEKS, chat_scale=CHAT_SCALE, scorer=scorer, target=TARGET) for s in SEEDS]
     assert sum(o.false_positive for o in null) / len(null) <= 0.1
     assert not any(o.found for o in null)
