@@ -1,12 +1,22 @@
-"""Weekly community features (activity, growth, churn and mood) per chat and for the whole community."""
+"""Weekly community features (activity, growth, retention, engagement, mood, anomalies) per chat and overall."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 
 from sentiment.weeks import week_start
 
-__all__ = ["FEATURE_COLUMNS", "weekly_community_features"]
+__all__ = [
+    "ANOMALY_WINDOW",
+    "FEATURE_COLUMNS",
+    "count_token_mentions",
+    "engagement_class",
+    "weekly_community_features",
+]
 
 POSTING_KINDS = ("message", "media")
 
@@ -23,16 +33,100 @@ FEATURE_COLUMNS = [
     "mean_compound",
     "bullish_share",
     "bearish_share",
+    # issue 7: the fuller feature set (appended; the columns above keep their meaning)
+    "token_mentions",
+    "joins_self",
+    "net_growth",
+    "members_known",
+    "retention_1w",
+    "retention_4w",
+    "interactive_posts",
+    "content_posts",
+    "passive_posts",
+    "interactive_share",
+    "content_share",
+    "passive_share",
+    "replies_per_message",
+    "reactions_per_message",
+    "median_compound",
+    "compound_std",
+    "bullish_count",
+    "bearish_count",
+    "bullishness",
+    "unscored_share",
+    "messages_z",
+    "joins_z",
+    "new_authors_z",
+    "spike_flag",
 ]
-_COUNT_COLUMNS = [
-    c
-    for c in FEATURE_COLUMNS
-    if c not in ("messages_per_author", "mean_compound", "bullish_share", "bearish_share")
-]
+_FLOAT_COLUMNS = (
+    "messages_per_author",
+    "mean_compound",
+    "bullish_share",
+    "bearish_share",
+    "retention_1w",
+    "retention_4w",
+    "interactive_share",
+    "content_share",
+    "passive_share",
+    "replies_per_message",
+    "reactions_per_message",
+    "median_compound",
+    "compound_std",
+    "bullishness",
+    "unscored_share",
+    "messages_z",
+    "joins_z",
+    "new_authors_z",
+)
+_BOOL_COLUMNS = ("spike_flag",)
+_COUNT_COLUMNS = [c for c in FEATURE_COLUMNS if c not in _FLOAT_COLUMNS and c not in _BOOL_COLUMNS]
 _OUTPUT_COLUMNS = ["scope", "week_start", *FEATURE_COLUMNS]
 
+# Trailing window (weeks, current week excluded) for the anomaly z-scores; at least half of it must be known.
+ANOMALY_WINDOW = 8
+SPIKE_Z = 2.0
+_CASHTAG = r"\$[A-Za-z][A-Za-z0-9]{1,9}\b"
+_LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_QUESTION_END = ("?", "？")
 
-def weekly_community_features(messages: pd.DataFrame, *, week_starts_on: str = "monday") -> pd.DataFrame:
+
+def count_token_mentions(text: pd.Series, aliases: Sequence[str] = ()) -> pd.Series:
+    """Per text: cashtags ($XYZ) plus whole-word, case-insensitive matches of ``aliases`` (e.g. VIRTUAL).
+
+    A cashtag that is also an alias ($VIRTUAL) counts once. Null text counts 0.
+    """
+    words = [re.escape(a) for a in dict.fromkeys(a.strip() for a in aliases) if a]
+    alias_part = rf"|(?<![\w$])(?:{'|'.join(words)})(?!\w)" if words else ""
+    pattern = re.compile(rf"{_CASHTAG}{alias_part}", re.IGNORECASE if words else 0)
+    filled = text.astype("string").fillna("")
+    return filled.str.count(pattern).astype("int64")
+
+
+def engagement_class(posts: pd.DataFrame) -> pd.Series:
+    """interactive | content | passive for each post (kind message/media), first match wins.
+
+    interactive: a question (text ending in ? or ？) or a poll; content: a link in the text, any other media
+    (photo, sticker, file, ...) or a forward; passive: everything else (greetings, reactions in words, chatter).
+    """
+    text = posts["text"].astype("string").fillna("").str.strip() if "text" in posts else pd.Series("", posts.index)
+    media = posts["media_type"].astype("string") if "media_type" in posts else pd.Series(pd.NA, posts.index)
+    kind = posts["kind"].astype(str)
+    forward = posts["is_forward"].astype("boolean").fillna(False) if "is_forward" in posts else False
+    question = text.str.endswith(_QUESTION_END[0]) | text.str.endswith(_QUESTION_END[1])
+    interactive = question | (media == "poll").fillna(False)
+    content = text.str.contains(_LINK) | (kind == "media") | forward
+    out = np.where(interactive, "interactive", np.where(content, "content", "passive"))
+    return pd.Series(out, index=posts.index, dtype="string")
+
+
+def weekly_community_features(
+    messages: pd.DataFrame,
+    *,
+    week_starts_on: str = "monday",
+    aliases: Sequence[str] = (),
+    per_chat: bool = True,
+) -> pd.DataFrame:
     """One row per (scope, week_start): scope "all" and each "platform:chat_id".
 
     ``messages`` holds the messages-schema columns with the scores' compound and label merged in.
@@ -40,14 +134,24 @@ def weekly_community_features(messages: pd.DataFrame, *, week_starts_on: str = "
     authors whose first post (in that scope) falls in the week; leaves = leave + remove events. Mood columns
     average posts whose label is not 'unscored' and whose compound is known (NaN when none). Every week
     between a scope's first and last active week is present; quiet weeks have zero counts and NaN mood.
+
+    token_mentions sums a ``mentions`` column when the frame has one, else counts cashtags and ``aliases`` in
+    the text (:func:`count_token_mentions`). The README's definitions table documents every column.
     """
     frame = messages.copy()
     if frame.empty:
         return _empty()
     frame["week_start"] = week_start(frame["ts"], week_starts_on)
+    if "mentions" in frame.columns:
+        frame["_mentions"] = pd.to_numeric(frame["mentions"], errors="coerce").fillna(0).astype("int64")
+    elif "text" in frame.columns:
+        frame["_mentions"] = count_token_mentions(frame["text"], aliases)
+    else:
+        frame["_mentions"] = 0
     frame["scope"] = frame["platform"].astype(str) + ":" + frame["chat_id"].astype(str)
     parts = [_scope_features(frame.assign(scope="all"))]
-    parts += [_scope_features(group) for _, group in frame.groupby("scope", sort=True)]
+    if per_chat:
+        parts += [_scope_features(group) for _, group in frame.groupby("scope", sort=True)]
     out = pd.concat(parts, ignore_index=True)
     return out[_OUTPUT_COLUMNS]
 
@@ -75,7 +179,31 @@ def _scope_features(frame: pd.DataFrame) -> pd.DataFrame:
     for name in ("invite", "link", "qr"):
         out[f"joins_{name}"] = joins[method == name].groupby("week_start").size()
     out["leaves"] = frame[kind.isin(("leave", "remove"))].groupby("week_start").size()
-    out[_COUNT_COLUMNS] = out[_COUNT_COLUMNS].fillna(0).astype("int64")
+    out["joins_self"] = joins[method == "self"].groupby("week_start").size()
+    out["token_mentions"] = posts.groupby("week_start")["_mentions"].sum()
+    engagement = engagement_class(posts)
+    for name in ("interactive", "content", "passive"):
+        out[f"{name}_posts"] = posts[engagement == name].groupby("week_start").size()
+    base = [c for c in _COUNT_COLUMNS if c not in ("net_growth", "members_known", "bullish_count", "bearish_count")]
+    out[base] = out[base].fillna(0).astype("int64")
+    out["net_growth"] = out["joins"] - out["leaves"]
+    # Only joins and leaves inside the data are seen: members from before the export are not counted.
+    out["members_known"] = out["net_growth"].cumsum()
+    has_posts = out["messages"].where(out["messages"] > 0)
+    for name in ("interactive", "content", "passive"):
+        out[f"{name}_share"] = out[f"{name}_posts"] / has_posts
+    # An export either carries replies/reactions or not (WeChat has neither): NaN when the scope never has them.
+    if "reply_to" in posts.columns and posts["reply_to"].notna().any():
+        out["replies_per_message"] = posts[posts["reply_to"].notna()].groupby("week_start").size()
+        out["replies_per_message"] = out["replies_per_message"].fillna(0) / has_posts
+    else:
+        out["replies_per_message"] = np.nan
+    if "reactions" in posts.columns and posts["reactions"].notna().any():
+        reactions = pd.to_numeric(posts["reactions"], errors="coerce").fillna(0).astype(float)
+        out["reactions_per_message"] = reactions.groupby(posts["week_start"]).sum() / has_posts
+    else:
+        out["reactions_per_message"] = np.nan
+    out = out.join(_retention(authored, index))
     # No authors means no posting intensity: 0 rather than 0/0, so quiet weeks stay usable as regressors.
     out["messages_per_author"] = (
         out["messages"] / out["active_authors"].where(out["active_authors"] > 0)
@@ -97,19 +225,56 @@ def _scope_features(frame: pd.DataFrame) -> pd.DataFrame:
     out["mean_compound"] = by_week["compound"].mean()
     out["bullish_share"] = by_week["bullish"].mean()
     out["bearish_share"] = by_week["bearish"].mean()
-    out[["mean_compound", "bullish_share", "bearish_share"]] = out[
-        ["mean_compound", "bullish_share", "bearish_share"]
-    ].astype(float)
+    out["median_compound"] = by_week["compound"].median()
+    out["compound_std"] = by_week["compound"].std()  # sample std (ddof 1): NaN with a single scored post
+    out["bullish_count"] = by_week["bullish"].sum()
+    out["bearish_count"] = by_week["bearish"].sum()
+    out[["bullish_count", "bearish_count"]] = out[["bullish_count", "bearish_count"]].fillna(0).astype("int64")
+    # Counts, not shares, with +1 smoothing: 0 in a quiet or neutral week, larger in a week with many voices.
+    out["bullishness"] = np.log((1.0 + out["bullish_count"]) / (1.0 + out["bearish_count"]))
+    out["unscored_share"] = (out["messages"] - scored.groupby("week_start").size().reindex(index).fillna(0)) / has_posts
+
+    out["messages_z"] = _trailing_z(out["messages"])
+    out["joins_z"] = _trailing_z(out["joins"])
+    out["new_authors_z"] = _trailing_z(out["new_authors"])
+    out["spike_flag"] = (out["new_authors_z"] > SPIKE_Z) & (out["messages_z"] > SPIKE_Z)
+    out[list(_FLOAT_COLUMNS)] = out[list(_FLOAT_COLUMNS)].astype(float)
 
     out = out.reset_index()
     out.insert(0, "scope", scope)
     return out
 
 
+def _retention(authored: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """retention_1w / retention_4w: share of week w's active authors who post again in week w+1 / w+4.
+
+    NaN when week w had no authors or week w+k lies after the scope's last week (not yet observable).
+    """
+    pairs = authored[["week_start", "author_id"]].drop_duplicates()
+    cohort = pairs.groupby("week_start").size().reindex(index)
+    out = pd.DataFrame(index=index)
+    for k, name in ((1, "retention_1w"), (4, "retention_4w")):
+        later = pairs.assign(week_start=pairs["week_start"] - pd.Timedelta(weeks=k))
+        back = pairs.merge(later, on=["week_start", "author_id"]).groupby("week_start").size()
+        share = back.reindex(index).fillna(0) / cohort.where(cohort > 0)
+        out[name] = share.where(index + pd.Timedelta(weeks=k) <= index.max())
+    return out
+
+
+def _trailing_z(counts: pd.Series) -> pd.Series:
+    """(x_t - mean) / std over the trailing ANOMALY_WINDOW weeks, week t excluded; NaN when std is 0 or unknown."""
+    x = counts.astype(float)
+    past = x.shift(1).rolling(ANOMALY_WINDOW, min_periods=ANOMALY_WINDOW // 2)
+    sd = past.std()
+    return (x - past.mean()) / sd.where(sd > 0)
+
+
 def _empty() -> pd.DataFrame:
     out = pd.DataFrame({c: pd.Series(dtype="int64") for c in _OUTPUT_COLUMNS})
     out["scope"] = pd.Series(dtype="string")
     out["week_start"] = pd.Series(dtype="datetime64[us, UTC]")
-    for col in ("messages_per_author", "mean_compound", "bullish_share", "bearish_share"):
+    for col in _FLOAT_COLUMNS:
         out[col] = pd.Series(dtype="float64")
+    for col in _BOOL_COLUMNS:
+        out[col] = pd.Series(dtype="bool")
     return out[_OUTPUT_COLUMNS]

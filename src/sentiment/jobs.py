@@ -19,8 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 
 from sentiment import privacy
-from sentiment.analysis.leadlag import lead_lag
-from sentiment.analysis.walkforward import walk_forward
+from sentiment.analysis.suite import add_model_features, analyse_weekly
 from sentiment.chats.detect import iter_chat_export
 from sentiment.chats.records import Rejects
 from sentiment.chats.slack import is_slack_export
@@ -414,7 +413,8 @@ def build_weekly(settings: Settings) -> pd.DataFrame:
         raise AnalysisError("the lake holds no messages: ingest chat exports first")
     if prices.empty:
         raise AnalysisError("the lake holds no prices: fetch prices first")
-    features = weekly_community_features(messages, week_starts_on=settings.week_starts_on)
+    aliases = tuple(sym.split("/")[0] for sym in settings.symbols)  # token_mentions: cashtags + base names
+    features = weekly_community_features(messages, week_starts_on=settings.week_starts_on, aliases=aliases)
     bars = weekly_bars(prices, market_symbol=settings.market_symbol, week_starts_on=settings.week_starts_on)
     weekly = features.merge(bars[bars["symbol"].isin(settings.symbols)], on="week_start", how="inner")
     lake.replace("weekly", weekly[[c for c in _weekly_columns() if c in weekly.columns]])
@@ -432,25 +432,27 @@ def analyse_and_report(
     )
     if weekly.empty:
         raise AnalysisError(f"no weekly rows for {symbol}: build the weekly table first")
-    weekly = add_report_features(weekly)
-    relations = lead_lag(
+    weekly = add_model_features(add_report_features(weekly))
+    # Community features are tested against the token's return net of the market (BTC) where known: the
+    # market's share of the move is real in every token and only adds noise to the question asked here.
+    target = "excess_log_return" if weekly["excess_log_return"].notna().sum() >= settings.min_weeks else "log_return"
+    results = analyse_weekly(
         weekly,
-        list(REPORT_FEATURES),
-        target="log_return",
+        target=target,
         lags=range(-settings.max_lag, settings.max_lag + 1),
         n_boot=settings.n_boot,
         seed=settings.seed,
-        min_n=settings.min_weeks,
+        min_weeks=settings.min_weeks,
         alpha=settings.alpha,
     )
-    prediction = walk_forward(weekly, list(REPORT_FEATURES), target="next_log_return")
-    coverage = {**coverage_of(lake, weekly), "synthetic": synthetic}
-    notes: list[str] = []
-    if coverage["weeks"] < settings.min_weeks:
-        notes.append(
-            f"Only {coverage['weeks']} weeks of data: below the minimum of {settings.min_weeks}, "
-            "no relation is called significant."
-        )
+    relations, prediction = results["relations"], results["prediction"]
+    coverage = {**coverage_of(lake, weekly), "synthetic": synthetic, "relations_target": target}
+    coverage["in_words"] = (
+        f"{coverage['weeks']} weeks ({coverage['first_week']} to {coverage['last_week']}) from {coverage['chats']} "
+        f"chats with {coverage['messages']:,} messages; {len(coverage['missing_weeks'])} weeks missing inside "
+        f"that range; relations tested against {target}."
+    )
+    notes: list[str] = list(results["guards"])
     out = report_dir(settings.reports, symbol, today)
     write_report(
         out,
@@ -460,6 +462,8 @@ def analyse_and_report(
         prediction=prediction,
         coverage=coverage,
         caveats=notes,
+        granger=results["granger"],
+        flagged=results["flagged"],
     )
     return out
 

@@ -144,6 +144,33 @@ _WEEKLY = (
     Column("volatility", pa.float64(), "Standard deviation of daily log returns in the week."),
     Column("volume", pa.float64(), "Sum of daily base volume."),
     Column("excess_log_return", pa.float64(), "log_return minus the market factor's (BTC/USDT) log_return."),
+    # issue 7: fuller community features (sentiment.features documents how each is computed)
+    Column("token_mentions", pa.int64(), "Token mentions in posts: the mentions column, else cashtags + aliases."),
+    Column("joins_self", pa.int64(), "Joins the member made alone (public group, join request)."),
+    Column("net_growth", pa.int64(), "joins - leaves (leaves include removals)."),
+    Column("members_known", pa.int64(), "Cumulative joins - leaves since the first week (pre-export members unseen)."),
+    Column("retention_1w", pa.float64(), "Share of this week's active authors who post again next week."),
+    Column("retention_4w", pa.float64(), "Share of this week's active authors who post in week +4."),
+    Column("interactive_posts", pa.int64(), "Posts that ask (text ends in ? or ？) or are polls."),
+    Column("content_posts", pa.int64(), "Other posts sharing content: links, media, forwards."),
+    Column("passive_posts", pa.int64(), "All other posts (chatter, greetings, one-word replies)."),
+    Column("interactive_share", pa.float64(), "interactive_posts / messages."),
+    Column("content_share", pa.float64(), "content_posts / messages."),
+    Column("passive_share", pa.float64(), "passive_posts / messages."),
+    Column(
+        "replies_per_message", pa.float64(), "Posts replying to another / messages; null when the export has none."
+    ),
+    Column("reactions_per_message", pa.float64(), "Reactions / messages; null when the export has no reactions."),
+    Column("median_compound", pa.float64(), "Median compound score of scored posts."),
+    Column("compound_std", pa.float64(), "Standard deviation of compound scores (mood dispersion)."),
+    Column("bullish_count", pa.int64(), "Scored posts labelled bullish."),
+    Column("bearish_count", pa.int64(), "Scored posts labelled bearish."),
+    Column("bullishness", pa.float64(), "log((1 + bullish_count) / (1 + bearish_count))."),
+    Column("unscored_share", pa.float64(), "Share of posts without a usable score (media, Chinese, empty text)."),
+    Column("messages_z", pa.float64(), "z-score of messages vs the trailing 8 weeks (this week excluded)."),
+    Column("joins_z", pa.float64(), "z-score of joins vs the trailing 8 weeks (this week excluded)."),
+    Column("new_authors_z", pa.float64(), "z-score of new_authors vs the trailing 8 weeks (this week excluded)."),
+    Column("spike_flag", pa.bool_(), "Coordinated-spike candidate: new_authors_z > 2 and messages_z > 2."),
 )
 
 _RUNS = (

@@ -24,9 +24,10 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,8 @@ __all__ = [
     "World",
     "main",
     "simulate_world",
+    "world_messages",
+    "world_prices",
     "write_gate_candles",
     "write_memotrace_csv",
     "write_sample",
@@ -140,8 +143,16 @@ _WECHAT = _ChatSpec("wechat", 62, 5, 0.8, 30, 0.88, 0.06, 0.03)
 # ---------------------------------------------------------------------------------------------------- model
 
 
-def simulate_world(weeks: int, seed: int, effect: float = 0.0, start: str = "2024-01-01") -> World:
-    """Simulate ``weeks`` weeks from ``start`` (a Monday, UTC) with a planted lead ``effect``; seeded."""
+def simulate_world(
+    weeks: int, seed: int, effect: float = 0.0, start: str = "2024-01-01", *, chat_scale: float = 1.0
+) -> World:
+    """Simulate ``weeks`` weeks from ``start`` (a Monday, UTC) with a planted lead ``effect``; seeded.
+
+    ``chat_scale`` multiplies the chats' message and join rates (1.0: the bundled sample's sizes); smaller
+    worlds simulate faster, which the power tests use. The latent table and prices do not depend on it.
+    """
+    if not chat_scale > 0:
+        raise ConfigError(f"chat_scale must be positive, got {chat_scale!r}")
     if weeks < 2:
         raise ConfigError(f"weeks must be at least 2, got {weeks}")
     start_ts = pd.Timestamp(start, tz="UTC")
@@ -181,8 +192,14 @@ def simulate_world(weeks: int, seed: int, effect: float = 0.0, start: str = "202
     weekly["btc_close"] = btc["close"].to_numpy()[6::7]
 
     closes = token["close"].to_numpy()
-    tg_members, tg_events = _chat(tg_rng, _TELEGRAM, weekly, closes)
-    wc_members, wc_events = _chat(wc_rng, _WECHAT, weekly, closes)
+    tg_spec, wc_spec = _TELEGRAM, _WECHAT
+    if chat_scale != 1.0:
+        tg_spec, wc_spec = (
+            replace(s, msgs_per_week=s.msgs_per_week * chat_scale, joins_per_week=s.joins_per_week * chat_scale)
+            for s in (_TELEGRAM, _WECHAT)
+        )
+    tg_members, tg_events = _chat(tg_rng, tg_spec, weekly, closes)
+    wc_members, wc_events = _chat(wc_rng, wc_spec, weekly, closes)
     for prefix, events in (("telegram", tg_events), ("wechat", wc_events)):
         week_of = np.array([(e.ts - int(start_ts.timestamp())) // (7 * DAY) for e in events], dtype=int)
         is_msg = np.array([e.kind in ("message", "sticker", "photo") for e in events])
@@ -321,6 +338,8 @@ def _chat(
     next_id = int(rng.integers(20_000, 200_000))
     events: list[ChatEvent] = []
     recent_ids: list[int] = []
+    cache: dict[str, Any] = {}
+    version = 0
 
     def take_id() -> int:
         nonlocal next_id
@@ -344,12 +363,14 @@ def _chat(
                 for m in events[-1].members:
                     joined_at.append(ts)
                     active.append(m)
+                version += 1
             elif what == 1:
                 leavers = [m for m in active if not members[m].is_owner and m != admin]
                 if len(leavers) < 5:
                     continue
                 who = leavers[int(rng.integers(len(leavers)))]
                 active.remove(who)
+                version += 1
                 if spec.platform == "telegram":  # WeChat does not record leaving at all
                     by_admin = rng.random() < 0.3
                     kind = "remove" if by_admin else "leave"
@@ -357,7 +378,18 @@ def _chat(
             else:
                 day = (ts - start) // DAY
                 price = float(closes[max(day - 1, 0)])
-                ev = _message(rng, spec, ts, take_id(), active, members, joined_at, mood, price, recent_ids)
+                if cache.get("version") != version:
+                    # active only changes on joins and leaves: rebuild the arrays then, not for every message.
+                    idx = np.array(active)
+                    cache.update(
+                        version=version,
+                        idx=idx,
+                        weights=np.array([members[m].weight for m in active]),
+                        joined=np.array(joined_at)[idx],
+                    )
+                ev = _message(
+                    rng, spec, ts, take_id(), active, members, joined_at, mood, price, recent_ids, cache
+                )
                 events.append(ev)
                 if ev.kind != "recall":
                     recent_ids = [*recent_ids[-24:], ev.id]
@@ -419,11 +451,13 @@ def _message(
     week_mood: float,
     price: float,
     recent_ids: list[int],
+    cache: dict[str, Any],
 ) -> ChatEvent:
-    idx = np.array(active)
-    weights = np.array([members[m].weight for m in active])
+    # cache holds np.array(active), the members' weights and join times, rebuilt by _chat when active changes.
+    idx = cache["idx"]
+    weights = cache["weights"].copy()
     # Newcomers talk more in their first days (greetings, questions).
-    weights[ts - np.array(joined_at)[idx] < 3 * DAY] *= 3.0
+    weights[ts - cache["joined"] < 3 * DAY] *= 3.0
     cumulative = np.cumsum(weights)
     author = int(idx[min(int(np.searchsorted(cumulative, rng.random() * cumulative[-1])), len(idx) - 1)])
     mood = min(max(week_mood + float(rng.normal(0.0, 0.45)), -1.0), 1.0)
@@ -964,6 +998,69 @@ def write_gate_candles(candles: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     body = ",\n".join(json.dumps(r, separators=(",", ":")) for r in rows)
     path.write_text(f"[\n{body}\n]\n", encoding="utf-8")
+
+
+_MESSAGE_KINDS = {"message": ("message", None), "sticker": ("media", "sticker"), "photo": ("media", "image")}
+
+
+def world_messages(world: World) -> pd.DataFrame:
+    """The world's records as the readers would parse them from its exports (messages-table columns).
+
+    One row per joined or removed member, as the readers emit; WeChat leaves are not recorded (as in the
+    real export). author_id is the raw member key prefixed by the platform (no pseudonymisation: this frame
+    feeds simulations, never the lake). Skips the file round trip, which costs seconds per world.
+    """
+    rows: list[dict[str, object]] = []
+    chats = (
+        ("telegram", str(world.telegram_chat_id), world.telegram_members, world.telegram_events),
+        ("wechat", world.wechat_chatroom, world.wechat_members, world.wechat_events),
+    )
+    for platform, chat_id, members, events in chats:
+        for ev in events:
+            base: dict[str, object] = {"platform": platform, "chat_id": chat_id, "message_id": str(ev.id), "ts": ev.ts}
+            actor = f"{platform}:{members[ev.actor].key}"
+            if ev.kind in _MESSAGE_KINDS:
+                kind, media_type = _MESSAGE_KINDS[ev.kind]
+                rows.append(
+                    base
+                    | {
+                        "author_id": actor,
+                        "kind": kind,
+                        "media_type": media_type,
+                        "text": ev.text or None,
+                        "reply_to": None if ev.reply_to is None else str(ev.reply_to),
+                        "is_forward": ev.forwarded_from is not None,
+                        "reactions": sum(c for _, c, _ in ev.reactions) if ev.reactions else None,
+                    }
+                )
+            elif ev.kind == "recall":
+                rows.append(base | {"author_id": actor, "kind": "recall"})
+            else:  # join / leave / remove: one row per member
+                for n, m in enumerate(ev.members, start=1):
+                    row = base | {"author_id": f"{platform}:{members[m].key}", "kind": ev.kind}
+                    if len(ev.members) > 1:
+                        row["message_id"] = f"{ev.id}#{n}"
+                    if ev.kind == "join":
+                        row["join_method"] = "self" if ev.join_method == "invite" and m == ev.actor else ev.join_method
+                    rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame["ts"] = pd.to_datetime(frame["ts"], unit="s", utc=True).astype("datetime64[us, UTC]")
+    for col in ("media_type", "text", "reply_to", "join_method"):
+        if col not in frame:
+            frame[col] = None
+    frame["is_forward"] = frame["is_forward"].astype("boolean").fillna(False).astype(bool)
+    frame["reactions"] = pd.to_numeric(frame["reactions"], errors="coerce").astype("Int32")
+    return frame
+
+
+def world_prices(world: World, symbol: str = "VIRTUAL/USDT", market_symbol: str = "BTC/USDT") -> pd.DataFrame:
+    """The world's daily candles as prices-table rows (exchange "sim"), token and market factor."""
+    parts = []
+    for sym, candles in ((symbol, world.token_candles), (market_symbol, world.btc_candles)):
+        part = candles[["ts", "open", "high", "low", "close", "volume"]].copy()
+        part["ts"] = pd.to_datetime(part["ts"], utc=True)
+        parts.append(part.assign(exchange="sim", symbol=sym, timeframe="1d"))
+    return pd.concat(parts, ignore_index=True)
 
 
 def write_sample(out: Path, weeks: int, seed: int, effect: float) -> World:

@@ -100,7 +100,7 @@ def test_metrics_json_has_exact_keys_and_no_nan(written: dict[str, Path]) -> Non
     assert qs == sorted(qs)
     pred = metrics["prediction"]
     assert "predictions" not in pred
-    assert set(pred["baselines"]) == {"zero", "mean"}
+    assert set(pred["baselines"]) == {"zero", "mean", "momentum", "majority"}  # issue 7 added the last two
     assert pred["baselines"]["zero"]["hit_rate"] is None
     assert {"oos_r2", "hit_rate", "mae", "p_value"} <= set(pred["model"])
     assert metrics["caveats"][0] == "Chat A was only exported from March on."
@@ -108,12 +108,12 @@ def test_metrics_json_has_exact_keys_and_no_nan(written: dict[str, Path]) -> Non
 
 
 def test_html_is_self_contained(written: dict[str, Path]) -> None:
-    """It references no external resource and inlines its three figures as base64 PNGs."""
+    """It references no external resource and inlines its six figures as base64 PNGs."""
     page = written["html"].read_text()
     assert not re.search(r"https?://", page)
     assert not re.search(r"<(script|link)\b", page)
     images = re.findall(r'<img [^>]*src="([^"]+)"', page)
-    assert len(images) == 3
+    assert len(images) == 6  # timeline, lead-lag, predictions + (issue 7) joins, engagement, anomalies
     assert all(src.startswith("data:image/png;base64,iVBORw0KGgo") for src in images)
 
 
@@ -145,7 +145,7 @@ def test_without_prediction(tmp_path: Path, inputs: dict[str, object]) -> None:
     metrics = json.loads(paths["metrics"].read_text())
     assert metrics["prediction"] is None and metrics["relations"] == []
     assert "no prediction was made" in paths["md"].read_text()
-    assert paths["html"].read_text().count("data:image/png;base64,") == 3
+    assert paths["html"].read_text().count("data:image/png;base64,") == 6
 
 
 def test_json_safe() -> None:

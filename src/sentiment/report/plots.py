@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["leadlag_png", "predictions_png", "timeline_png"]
+__all__ = ["engagement_png", "flagged_png", "joins_png", "leadlag_png", "predictions_png", "timeline_png"]
 
 
 def _png(fig: Figure) -> bytes:
@@ -100,4 +100,54 @@ def predictions_png(predictions: pd.DataFrame | None) -> bytes:
     ax.set_ylabel("next-week log return")
     ax.legend(fontsize="small")
     ax.set_title("Out-of-sample forecasts vs actual")
+    return _png(fig)
+
+
+def _stacked(weekly: pd.DataFrame, columns: list[tuple[str, str]], title: str, ylabel: str) -> bytes:
+    fig = Figure(figsize=(10, 3.5))
+    present = [(c, label) for c, label in columns if c in weekly.columns]
+    if weekly.empty or "week_start" not in weekly.columns or not present:
+        return _no_data(fig, title)
+    frame = weekly.sort_values("week_start")
+    ax = fig.add_subplot()
+    values = [frame[c].astype(float).fillna(0).to_numpy() for c, _ in present]
+    ax.stackplot(_dates(frame["week_start"]), values, labels=[label for _, label in present], alpha=0.85)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize="small", loc="upper left")
+    ax.set_title(title)
+    return _png(fig)
+
+
+def joins_png(weekly: pd.DataFrame) -> bytes:
+    """Weekly joins stacked by method (invite, link, QR code, self)."""
+    methods = [(f"joins_{m}", m) for m in ("invite", "link", "qr", "self")]
+    return _stacked(weekly, methods, "Joins by method", "joins / week")
+
+
+def engagement_png(weekly: pd.DataFrame) -> bytes:
+    """Weekly posts stacked by engagement class (interactive, content sharing, passive)."""
+    classes = [("interactive_posts", "interactive"), ("content_posts", "content sharing"), ("passive_posts", "passive")]
+    return _stacked(weekly, classes, "Engagement mix", "posts / week")
+
+
+def flagged_png(weekly: pd.DataFrame) -> bytes:
+    """Messages and new authors z-scores, with coordinated-spike weeks marked and their returns annotated."""
+    fig = Figure(figsize=(10, 3.5))
+    if weekly.empty or "messages_z" not in weekly.columns:
+        return _no_data(fig, "Anomalies")
+    frame = weekly.sort_values("week_start")
+    weeks = _dates(frame["week_start"])
+    ax = fig.add_subplot()
+    ax.plot(weeks, frame["messages_z"], lw=1, label="messages z")
+    if "new_authors_z" in frame.columns:
+        ax.plot(weeks, frame["new_authors_z"], lw=1, label="new authors z")
+    ax.axhline(2, color="grey", lw=0.8, ls="--")
+    flags = frame["spike_flag"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    returns = frame.reindex(columns=["log_return", "next_log_return"]).astype(float)[flags]
+    for week, ret, nxt in zip(weeks[flags], returns["log_return"], returns["next_log_return"], strict=True):
+        ax.axvline(week, color="tab:red", alpha=0.4)
+        ax.annotate(f"r={ret:+.2f}, next={nxt:+.2f}", (week, 2), fontsize="x-small", rotation=90, va="bottom")
+    ax.set_ylabel("z vs trailing 8 weeks")
+    ax.legend(fontsize="small", loc="upper left")
+    ax.set_title("Anomalies: coordinated-spike weeks (red) with same and next week's log return")
     return _png(fig)

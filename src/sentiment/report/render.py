@@ -14,18 +14,40 @@ import numpy as np
 import pandas as pd
 
 from sentiment.analysis.leadlag import LAG_CONVENTION, RELATION_COLUMNS
-from sentiment.report.plots import leadlag_png, predictions_png, timeline_png
+from sentiment.report.plots import (
+    engagement_png,
+    flagged_png,
+    joins_png,
+    leadlag_png,
+    predictions_png,
+    timeline_png,
+)
 
 __all__ = ["METRICS_KEYS", "standard_caveats", "write_report"]
 
 METRICS_KEYS = ("symbol", "generated_at", "lag_convention", "coverage", "relations", "prediction", "caveats")
 TOP_RELATIONS = 15
+GRANGER_NOTE = (
+    "Does a feature's past improve the forecast of the return beyond the return's own past (feature->target), "
+    "and the reverse? F-test in a two-variable VAR, lag order chosen by AIC (1-4), each series differenced "
+    "when an ADF test cannot call it stationary; q-values are Benjamini-Hochberg within this table (a family "
+    "separate from the lead-lag one)."
+)
+FLAG_NOTE = (
+    "Weeks where both new authors and messages jumped more than 2 standard deviations above their trailing "
+    "8 weeks, shown beside that week's and the next week's log return. A flag is a reason to look, not evidence "
+    "of manipulation."
+)
 _PREDICTION_ROWS = (
     ("ridge model", ("model",)),
     ("historical mean", ("baselines", "mean")),
     ("zero", ("baselines", "zero")),
+    ("logistic (direction)", ("models", "logistic")),
+    ("gradient-boosted trees", ("models", "tree")),
+    ("momentum (last week)", ("baselines", "momentum")),
+    ("majority direction", ("baselines", "majority")),
 )
-_METRIC_COLUMNS = ("n_test", "oos_r2", "oos_r2_vs_zero", "hit_rate", "mae", "rmse")
+_METRIC_COLUMNS = ("n_test", "oos_r2", "oos_r2_vs_zero", "hit_rate", "mae", "rmse", "auc", "hit_rate_p", "auc_p")
 
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -48,11 +70,15 @@ def write_report(
     coverage: Mapping[str, Any],
     caveats: list[str],
     generated_at: pd.Timestamp | None = None,
+    granger: pd.DataFrame | None = None,
+    flagged: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write report.html, report.md and metrics.json into ``out_dir``; return their paths by kind.
 
     ``prediction`` is :func:`walk_forward`'s result (None when there was too little data); its predictions
-    frame feeds the plot, never the JSON. The standard caveats (sample length, multiple testing, causation,
+    frame feeds the plot, never the JSON. ``granger`` (sentiment.analysis.granger) and ``flagged`` (weeks with
+    a coordinated-spike flag) extend metrics.json under "granger" and "flagged_weeks".
+    The standard caveats (sample length, multiple testing, causation,
     and synthetic data when ``coverage["synthetic"]`` is true) are added to ``caveats``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -73,6 +99,10 @@ def write_report(
         "prediction": pred_metrics,
         "caveats": all_caveats,
     }
+    if granger is not None:
+        metrics["granger"] = granger.to_dict(orient="records")
+    if flagged is not None:
+        metrics["flagged_weeks"] = flagged.to_dict(orient="records")
     paths = {
         "html": out_dir / "report.html",
         "md": out_dir / "report.md",
@@ -85,6 +115,9 @@ def write_report(
         "timeline": timeline_png(weekly, symbol),
         "leadlag": leadlag_png(relations),
         "predictions": predictions_png(predictions),
+        "joins": joins_png(weekly),
+        "engagement": engagement_png(weekly),
+        "flagged": flagged_png(weekly),
     }
     context = _Context(
         symbol,
@@ -95,6 +128,8 @@ def write_report(
         pred_metrics,
         dict(coverage),
         all_caveats,
+        granger,
+        flagged,
     )
     paths["html"].write_text(_html(context, figures), encoding="utf-8")
     paths["md"].write_text(_markdown(context), encoding="utf-8")
@@ -166,7 +201,11 @@ class _Context:
         prediction: Mapping[str, Any] | None,
         coverage: dict[str, Any],
         caveats: list[str],
+        granger: pd.DataFrame | None = None,
+        flagged: pd.DataFrame | None = None,
     ) -> None:
+        self.granger = granger
+        self.flagged = flagged
         self.symbol = symbol
         self.stamp = stamp
         self.top = top
@@ -197,8 +236,57 @@ class _Context:
         ]
         return head, rows
 
+    def granger_rows(self) -> tuple[list[str], list[list[str]]]:
+        head = ["feature", "direction", "transform", "lag order (AIC)", "F", "p", "q", "significant", "n"]
+        if self.granger is None:
+            return head, []
+        rows = [
+            [
+                str(r.feature),
+                str(r.direction),
+                str(r.transform),
+                str(int(r.lag_order)),
+                _fmt(r.f_stat),
+                _fmt(r.p_value, 4),
+                _fmt(r.q_value, 4),
+                "yes" if bool(r.significant) else "no",
+                str(int(r.n)),
+            ]
+            for r in self.granger.sort_values("p_value", na_position="last").itertuples(index=False)
+        ]
+        return head, rows
+
+    def flagged_rows(self) -> tuple[list[str], list[list[str]]]:
+        head = ["week", "messages", "new authors", "messages z", "new authors z", "log return", "next week"]
+        if self.flagged is None:
+            return head, []
+        rows = [
+            [
+                pd.Timestamp(r.week_start).strftime("%Y-%m-%d"),
+                _fmt(r.messages, 0),
+                _fmt(r.new_authors, 0),
+                _fmt(r.messages_z, 2),
+                _fmt(r.new_authors_z, 2),
+                _fmt(r.log_return),
+                _fmt(r.next_log_return),
+            ]
+            for r in self.flagged.itertuples(index=False)
+        ]
+        return head, rows
+
     def prediction_rows(self) -> tuple[list[str], list[list[str]]]:
-        head = ["forecast", "n_test", "OOS R² vs mean", "OOS R² vs zero", "hit rate", "MAE", "RMSE"]
+        head = [
+            "forecast",
+            "n_test",
+            "OOS R² vs mean",
+            "OOS R² vs zero",
+            "hit rate",
+            "MAE",
+            "RMSE",
+            "AUC",
+            "hit-rate p (perm.)",
+            "AUC p (perm.)",
+        ]
         rows: list[list[str]] = []
         if self.prediction is None:
             return head, rows
@@ -206,6 +294,8 @@ class _Context:
             node: Any = self.prediction
             for key in path:
                 node = node.get(key, {}) if isinstance(node, Mapping) else {}
+            if not node:
+                continue
             rows.append(
                 [
                     name,
@@ -297,6 +387,16 @@ moving-block bootstrap interval, Benjamini-Hochberg q across all pairs).</p>
 <p>{esc(ctx.prediction_note())}</p>
 {_html_table(pred_head, pred_rows)}
 {_img(figures["predictions"], "Out-of-sample predicted vs actual returns")}
+<h2>Granger causality</h2>
+<p>{esc(GRANGER_NOTE)}</p>
+{_html_table(*ctx.granger_rows())}
+<h2>Growth and engagement</h2>
+{_img(figures["joins"], "Joins by method")}
+{_img(figures["engagement"], "Engagement mix")}
+<h2>Flagged weeks (coordinated-spike candidates)</h2>
+<p>{esc(FLAG_NOTE)}</p>
+{_html_table(*ctx.flagged_rows())}
+{_img(figures["flagged"], "Anomaly z-scores and flagged weeks")}
 <h2>Caveats</h2>
 <ul>{caveats}</ul>
 </body>
@@ -320,6 +420,12 @@ def _markdown(ctx: _Context) -> str:
         "## Out-of-sample prediction",
         ctx.prediction_note(),
         _md_table(pred_head, pred_rows),
+        "## Granger causality",
+        GRANGER_NOTE,
+        _md_table(*ctx.granger_rows()),
+        "## Flagged weeks (coordinated-spike candidates)",
+        FLAG_NOTE,
+        _md_table(*ctx.flagged_rows()),
         "## Caveats",
         "\n".join(f"- {c}" for c in ctx.caveats),
     ]
