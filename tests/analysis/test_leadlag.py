@@ -125,3 +125,19 @@ def test_rejects_repeated_weeks() -> None:
     frame = planted()
     with pytest.raises(AnalysisError, match="repeated week_start"):
         lead_lag(pd.concat([frame, frame]), ["buzz"], n_boot=10)
+
+
+def test_family_qvalues_keep_a_strong_same_week_family_from_loosening_leads() -> None:
+    """Real same-week relations do not make lead tests easier to pass; families are Bonferroni-combined."""
+    from sentiment.analysis.leadlag import family_qvalues
+    from sentiment.analysis.stats import bh_qvalues
+
+    same_week = np.full(10, 1e-6)  # ten real co-movements at k = 0
+    leads = np.array([0.004] + [0.5] * 9)  # one borderline lead among nulls
+    p = np.concatenate([same_week, leads])
+    fam = np.concatenate([np.zeros(10), np.ones(10)])
+    pooled = bh_qvalues(p)
+    by_family = family_qvalues(p, fam)
+    assert pooled[10] < 0.05  # pooled BH would call the borderline lead significant
+    assert by_family[10] >= 0.05  # within its own family (x2 families) it is not
+    assert np.allclose(by_family[10:], np.minimum(1, bh_qvalues(leads) * 2))

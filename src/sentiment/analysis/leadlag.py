@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,11 @@ def weekly_grid(weekly: pd.DataFrame) -> pd.DataFrame:
     return weekly.set_index(weeks.rename("week_start")).drop(columns="week_start").reindex(grid)
 
 
+# Share of alpha per direction family (sign of lag_weeks): "does the community lead the price" is the question
+# the report exists to answer, so it gets half; same-week co-movement and the price leading share the rest.
+FAMILY_WEIGHTS: dict[int, float] = {1: 0.5, 0: 0.25, -1: 0.25}
+
+
 def lead_lag(
     weekly: pd.DataFrame,
     features: list[str],
@@ -72,7 +77,12 @@ def lead_lag(
 
     Pairs are formed on consecutive calendar weeks (by week_start), pairs with a NaN are dropped and n counts
     the rest. ci_low/ci_high are a 95% percentile interval from a moving-block bootstrap of the pairs;
-    p_value is Spearman's t approximation; q_value is Benjamini-Hochberg over all rows returned;
+    p_value is Spearman's t approximation; q_value is Benjamini-Hochberg within each direction family (k > 0:
+    the community leads; k = 0: same week; k < 0: the price leads), divided by the family's share of alpha
+    (FAMILY_WEIGHTS: half to the lead family, the product's primary question, a quarter to each other; a
+    weighted Bonferroni across families, capped at 1). Why families: a real same-week relation (mood moves
+    with the week's price, as it does in most communities) makes BH over one pooled family lenient for every
+    other test, and the false-alarm rate on lead claims then exceeds alpha.
     significant means q_value < alpha and n >= min_n. Constant series give NaN estimates and p = 1.
     """
     missing = [c for c in [*features, target] if c not in weekly.columns]
@@ -103,10 +113,28 @@ def lead_lag(
                 }
             )
     out = pd.DataFrame(rows, columns=[c for c in RELATION_COLUMNS if c not in ("q_value", "significant")])
-    out["q_value"] = bh_qvalues(out["p_value"].to_numpy(dtype=float))
+    families = np.sign(out["lag_weeks"].to_numpy())
+    out["q_value"] = family_qvalues(out["p_value"].to_numpy(dtype=float), families, FAMILY_WEIGHTS)
     out["significant"] = (out["q_value"] < alpha) & (out["n"] >= min_n)
     out = out.astype({"feature": str, "lag_weeks": "int64", "n": "int64", "significant": bool})
     return out[RELATION_COLUMNS]
+
+
+def family_qvalues(
+    p_values: np.ndarray, families: np.ndarray, weights: Mapping[int, float] | None = None
+) -> np.ndarray:
+    """BH q-values within each family divided by the family's share of alpha (weighted Bonferroni across the
+    families; equal shares when ``weights`` is None), capped at 1. Shares of the families present must sum to
+    at most 1."""
+    labels = [int(v) for v in np.unique(families)]
+    shares = {f: 1 / len(labels) for f in labels} if weights is None else {f: weights[f] for f in labels}
+    if sum(shares.values()) > 1 + 1e-9:
+        raise AnalysisError(f"family shares of alpha sum to more than 1: {shares}")
+    q = np.ones_like(p_values, dtype=float)
+    for label in labels:
+        mask = families == label
+        q[mask] = np.minimum(1.0, bh_qvalues(p_values[mask]) / shares[label])
+    return q
 
 
 def _bootstrap_ci(

@@ -380,7 +380,8 @@ def _html(ctx: _Context, figures: dict[str, bytes]) -> str:
 <h2>Lead-lag relations</h2>
 <p class="convention">{esc(LAG_CONVENTION)}.</p>
 <p>Top {len(rel_rows)} of {ctx.n_relations} feature/lag pairs, ordered by q-value (Spearman rho, 95%
-moving-block bootstrap interval, Benjamini-Hochberg q across all pairs).</p>
+moving-block bootstrap interval; q: Benjamini-Hochberg within each direction family (community leads,
+same week, price leads), Bonferroni across the families).</p>
 {_html_table(rel_head, rel_rows)}
 {_img(figures["leadlag"], "Lead-lag correlations with confidence intervals")}
 <h2>Out-of-sample prediction</h2>
@@ -415,7 +416,8 @@ def _markdown(ctx: _Context) -> str:
         "## Lead-lag relations",
         f"> {LAG_CONVENTION}.",
         f"Top {len(rel_rows)} of {ctx.n_relations} feature/lag pairs, ordered by q-value (Spearman rho, 95% "
-        "moving-block bootstrap interval, Benjamini-Hochberg q across all pairs).",
+        "moving-block bootstrap interval; q: Benjamini-Hochberg within each direction family (community leads, "
+        "same week, price leads), Bonferroni across the families).",
         _md_table(rel_head, rel_rows),
         "## Out-of-sample prediction",
         ctx.prediction_note(),
