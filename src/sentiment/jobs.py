@@ -65,15 +65,6 @@ log = logging.getLogger(__name__)
 
 CHAT_SUFFIXES = (".json", ".csv", ".txt", ".jsonl", ".zip")
 _ENCODING_NAMES = {"utf-8-sig": "UTF-8", "gb18030": "GB18030, e.g. re-saved by Excel"}
-# Community features tested against prices, on scales where weekly values are comparable over time.
-REPORT_FEATURES = (
-    "log_messages",
-    "log_active_authors",
-    "log_new_authors",
-    "log_joins",
-    "mean_compound",
-    "bullish_share",
-)
 
 
 def recorded(step: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -432,7 +423,7 @@ def analyse_and_report(
     )
     if weekly.empty:
         raise AnalysisError(f"no weekly rows for {symbol}: build the weekly table first")
-    weekly = add_model_features(add_report_features(weekly))
+    weekly = add_model_features(weekly)
     # Community features are tested against the token's return net of the market (BTC) where known: the
     # market's share of the move is real in every token and only adds noise to the question asked here.
     target = "excess_log_return" if weekly["excess_log_return"].notna().sum() >= settings.min_weeks else "log_return"
@@ -472,16 +463,6 @@ def analyse_and_report(
 def compact_lake(settings: Settings, table: str | None = None) -> dict[str, tuple[int, int]]:
     """Merge each partition's small files into one (every table, or ``table``); returns files before/after."""
     return Lake(settings.lake).compact(table)
-
-
-def add_report_features(weekly: pd.DataFrame) -> pd.DataFrame:
-    """Log-scale counts (activity grows multiplicatively) next to the mood features."""
-    import numpy as np
-
-    out = weekly.copy()
-    for col in ("messages", "active_authors", "new_authors", "joins"):
-        out[f"log_{col}"] = np.log1p(out[col].astype("float64"))
-    return out
 
 
 def coverage_of(lake: Lake, weekly: pd.DataFrame) -> dict[str, object]:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sentiment.chats.wechat import MEMOTRACE_HEADER
 from sentiment.errors import ConfigError
 
 __all__ = [
@@ -905,20 +906,6 @@ def write_telegram_export(world: World, path: Path) -> None:
         json.dump(doc, fh, ensure_ascii=False, indent=1)
 
 
-MEMOTRACE_HEADER = [
-    "localId",
-    "TalkerId",
-    "Type",
-    "SubType",
-    "IsSender",
-    "CreateTime",
-    "Status",
-    "StrContent",
-    "StrTime",
-    "Remark",
-    "NickName",
-    "Sender",
-]
 
 
 def _hex(*parts: object) -> str:
