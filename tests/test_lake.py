@@ -213,3 +213,16 @@ def test_a_table_declared_only_in_schemas_gets_a_view_and_writes(
     assert lake.append("extra", pd.DataFrame({"id": ["a", "b"], "n": [1, 2]})) == 2
     assert lake.append("extra", pd.DataFrame({"id": ["b", "c"], "n": [2, 3]})) == 1
     assert lake.read("SELECT sum(n) AS s FROM extra")["s"].iloc[0] == 6
+
+
+def test_hash_collisions_never_drop_a_new_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even if every key hashed alike, only keys really stored are skipped (hits are confirmed exactly)."""
+    import numpy as np
+
+    from sentiment import lake as lake_module
+
+    monkeypatch.setattr(lake_module, "_hash64", lambda strings: np.zeros(len(strings), dtype=np.uint64))
+    lake = Lake(tmp_path)
+    assert lake.append("prices", _prices(["2024-01-01", "2024-01-02"])) == 2
+    assert lake.append("prices", _prices(["2024-01-02", "2024-01-03", "2024-01-04"])) == 2
+    assert lake.count("prices") == 4

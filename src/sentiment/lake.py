@@ -337,29 +337,20 @@ class Lake:
         written = 0
         with self.write_lock():
             committed = self._recover(table)
-            seen: dict[tuple[str, ...], pa.Array] = {}  # per key scope: keys stored or written by this call
+            seen: dict[tuple[str, ...], _KeyIndex] = {}  # per key scope: what is stored or written by this call
             for batch in batches:
                 arrow = _with_partition_columns(_drop_duplicate_keys(batch, schemas.KEYS[table]), table)
                 for scope, rows in _split(arrow, pinned):
                     if scope not in seen:
-                        seen[scope] = self._stored_keys(table, scope, keys, committed)
-                    incoming = _key_strings(rows, keys)
-                    fresh = rows.filter(pc.invert(pc.is_in(incoming, value_set=seen[scope])))
-                    if fresh.num_rows:
-                        seen[scope] = pa.concat_arrays([seen[scope], _key_strings(fresh, keys)])
+                        prefix = self._partition_rel(table, scope) + "/"
+                        seen[scope] = _KeyIndex(self, table, keys, [r for r in committed if r.startswith(prefix)])
+                    fresh = seen[scope].unseen(rows)
                     for values, part in _split(fresh, parts[len(pinned) :]):
                         rel = self._partition_rel(table, scope + values) + f"/part-{uuid.uuid4().hex}.parquet"
                         self._write_table(rel, part.drop_columns(list(parts)))
+                        seen[scope].add(rel, part)
                         written += part.num_rows
         return written
-
-    def _stored_keys(self, table: str, scope: tuple[str, ...], keys: list[str], committed: list[str]) -> pa.Array:
-        """The keys (as joined strings) already stored under a key scope (the partitions the key pins)."""
-        prefix = self._partition_rel(table, scope) + "/"
-        stored_files = [r for r in committed if r.startswith(prefix)]
-        if not stored_files:
-            return pa.array([], type=pa.string())
-        return _key_strings(self._dataset(table, stored_files).to_table(columns=keys), keys)
 
     def replace(self, table: str, frame: pd.DataFrame) -> int:
         """Replace every partition present in ``frame`` by its rows (derived tables), atomically per partition."""
@@ -601,6 +592,55 @@ def _split(arrow: pa.Table, cols: tuple[str, ...]) -> Iterator[tuple[tuple[str, 
     for a, b in itertools.pairwise(starts):
         values = tuple(str(keyed.column(i)[a].as_py()) for i in range(len(cols)))
         yield values, rows.slice(a, b - a)
+
+
+class _KeyIndex:
+    """The keys stored under one key scope, as sorted 64-bit hashes (8 bytes a key, so millions fit in tens of
+    MB), plus the files that hold them. A hash hit is confirmed against the exact keys in those files before a
+    row is dropped, so a collision never loses a row; fresh data rarely hits, re-ingested data always does."""
+
+    def __init__(self, lake: Lake, table: str, keys: list[str], files: list[str]) -> None:
+        self.lake, self.table, self.keys, self.files = lake, table, keys, list(files)
+        chunks = [_hash64(self._file_keys(f)) for f in self.files]
+        self.hashes = np.sort(np.concatenate(chunks)) if chunks else np.empty(0, dtype=np.uint64)
+        self.recent: list[np.ndarray] = []  # hashes added since the last merge into ``hashes``
+
+    def _file_keys(self, rel: str) -> pa.Array:
+        return _key_strings(self.lake._dataset(self.table, [rel]).to_table(columns=self.keys), self.keys)
+
+    def unseen(self, rows: pa.Table) -> pa.Table:
+        """The rows of ``rows`` whose key is in none of the files."""
+        if rows.num_rows == 0 or not self.files:
+            return rows
+        strings = _key_strings(rows, self.keys)
+        h = _hash64(strings)
+        hit = np.zeros(h.size, dtype=bool)
+        for sorted_hashes in [self.hashes, *self.recent]:
+            if sorted_hashes.size:
+                pos = np.searchsorted(sorted_hashes, h).clip(max=sorted_hashes.size - 1)
+                hit |= sorted_hashes[pos] == h
+        if not hit.any():
+            return rows
+        candidates = strings.filter(pa.array(hit))
+        found = np.zeros(len(candidates), dtype=bool)
+        for rel in self.files:
+            found |= pc.is_in(candidates, value_set=self._file_keys(rel)).to_numpy(zero_copy_only=False)
+            if found.all():
+                break
+        stored = candidates.filter(pa.array(found))
+        return rows.filter(pc.invert(pc.is_in(strings, value_set=stored)))
+
+    def add(self, rel: str, rows: pa.Table) -> None:
+        """Record a file this append wrote, so later batches see its keys."""
+        self.files.append(rel)
+        self.recent.append(np.sort(_hash64(_key_strings(rows, self.keys))))
+        if sum(r.size for r in self.recent) * 4 > self.hashes.size:  # merge geometrically: O(n log n) in all
+            self.hashes = np.sort(np.concatenate([self.hashes, *self.recent]))
+            self.recent = []
+
+
+def _hash64(strings: pa.Array) -> np.ndarray:
+    return pd.util.hash_array(np.asarray(strings.to_numpy(zero_copy_only=False), dtype=object))
 
 
 class StagedAppend:
