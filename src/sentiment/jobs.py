@@ -366,7 +366,7 @@ def fetch_prices(
             max_retries=settings.fetch_retries,
             base_delay=settings.retry_base_delay,
             on_page=store,
-            **({"progress": (lambda n, s=symbol: progress(s, n))} if progress else {}),
+            progress=None if progress is None else (lambda n, _cursor, s=symbol: progress(s, n)),
         )
         log.info("%s %s: %d new candles since %s", settings.exchange, symbol, written[symbol], since.date())
     return written
