@@ -226,3 +226,17 @@ def test_hash_collisions_never_drop_a_new_row(tmp_path: Path, monkeypatch: pytes
     assert lake.append("prices", _prices(["2024-01-01", "2024-01-02"])) == 2
     assert lake.append("prices", _prices(["2024-01-02", "2024-01-03", "2024-01-04"])) == 2
     assert lake.count("prices") == 4
+
+
+def test_files_from_an_older_schema_read_with_nulls_for_new_columns(tmp_path: Path) -> None:
+    """A column added to the schema after files were written shows as NULL for those rows, not an error."""
+    lake = Lake(tmp_path)
+    lake.append("prices", _prices(["2024-01-01"]))
+    old = lake.files("prices")[0]
+    table = pq.read_table(old)
+    pq.write_table(table.drop_columns(["fetched_at"]), old)  # as written before fetched_at existed
+    assert lake.read("SELECT count(fetched_at) AS n FROM prices")["n"].tolist() == [0]
+    lake.append("prices", _prices(["2024-01-02"]))
+    frame = lake.read("SELECT ts, fetched_at FROM prices ORDER BY ts")
+    assert len(frame) == 2
+    assert pd.isna(frame["fetched_at"].iloc[0]) and not pd.isna(frame["fetched_at"].iloc[1])

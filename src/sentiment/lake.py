@@ -461,7 +461,11 @@ class Lake:
         con.execute("SET TimeZone = 'UTC'")
         for table in schemas.TABLES:
             name = "messages_raw" if table == "messages" else table
-            self._create_view(con, table, name)
+            try:
+                self._create_view(con, table, name)
+            except duckdb.Error as exc:
+                con.close()
+                raise LakeError(self.table_dir(table), f"cannot read the table: {_first_line(exc)}") from exc
         score_cols = [c.name for c in schemas.TABLES["scores"] if c.name not in schemas.KEYS["scores"]]
         con.execute(
             "CREATE VIEW messages AS SELECT m.*, "
@@ -486,9 +490,13 @@ class Lake:
         file_list = ", ".join("'" + self._store.full(r).replace("'", "''") + "'" for r in rels)
         hive_types = ", ".join(f"'{p}': VARCHAR" for p in parts)
         options = f", hive_partitioning = true, hive_types = {{{hive_types}}}" if parts else ""
-        con.execute(
-            f"CREATE VIEW {name} AS SELECT {ordered} FROM read_parquet([{file_list}]{options}, union_by_name = true)"
-        )
+        source = f"read_parquet([{file_list}]{options}, union_by_name = true)"
+        # Files written before a column was added to the schema lack it: the view shows it as typed NULLs.
+        present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        select = [
+            c.name if c.name in present else f"CAST(NULL AS {_duck_type(c.type)}) AS {c.name}" for c in cols
+        ] + [p for p in parts if p not in names]
+        con.execute(f"CREATE VIEW {name} AS SELECT {', '.join(select)} FROM {source}")
 
     def read(self, sql: str) -> pd.DataFrame:
         """Run ``sql`` over the lake's views and return a DataFrame."""
@@ -637,6 +645,19 @@ class _KeyIndex:
         if sum(r.size for r in self.recent) * 4 > self.hashes.size:  # merge geometrically: O(n log n) in all
             self.hashes = np.sort(np.concatenate([self.hashes, *self.recent]))
             self.recent = []
+
+
+def _duck_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB type of a declared Arrow column type (for typed NULL columns)."""
+    if pa.types.is_list(arrow_type):
+        return _duck_type(arrow_type.value_type) + "[]"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
+    simple = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.int64(): "BIGINT", pa.int32(): "INTEGER",
+              pa.bool_(): "BOOLEAN"}
+    if arrow_type not in simple:
+        raise LakeError("schema", f"no DuckDB type for {arrow_type}")
+    return simple[arrow_type]
 
 
 def _hash64(strings: pa.Array) -> np.ndarray:
