@@ -141,16 +141,19 @@ def score_text(
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+TextColOption = Annotated[str, typer.Option(help="Column holding the text.")]
+LabelMapOption = Annotated[
+    str | None, typer.Option(help="FILE_LABEL=bullish|bearish|neutral,... (positive/negative are mapped already).")
+]
+
+
 @app.command("eval")
 def eval_scorer(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV of labelled texts.")],
-    text_col: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
+    text_col: TextColOption = "text",
     label_col: Annotated[str, typer.Option(help="Column holding the gold label.")] = "label",
-    label_map: Annotated[
-        str | None,
-        typer.Option(help="FILE_LABEL=bullish|bearish|neutral,... (positive/negative are mapped already)."),
-    ] = None,
+    label_map: LabelMapOption = None,
     cv: Annotated[
         bool, typer.Option(help="Also cross-validate the trainable model on FILE (default: when one is trained).")
     ] = False,
@@ -200,12 +203,9 @@ def eval_scorer(
 def train(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV of your own labelled messages.")],
-    text_col: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
+    text_col: TextColOption = "text",
     label_col: Annotated[str, typer.Option(help="Column holding the label.")] = "label",
-    label_map: Annotated[
-        str | None,
-        typer.Option(help="FILE_LABEL=bullish|bearish|neutral,... (positive/negative are mapped already)."),
-    ] = None,
+    label_map: LabelMapOption = None,
 ) -> None:
     """Fit TF-IDF + logistic regression on labelled messages; store it in the lake for --scorer trained."""
     from sentiment.scoring.factory import model_path

@@ -30,6 +30,7 @@ from sentiment.prices.candles_csv import read_candles_csv
 from sentiment.prices.exchange import fetch_candles, make_exchange
 from sentiment.prices.weekly import candle_gaps, timeframe_to_timedelta, weekly_bars
 from sentiment.report.render import write_report
+from sentiment.schemas import schema
 from sentiment.scoring import BaseScorer, MessageFacts, score_messages, stored_version
 from sentiment.scoring.factory import make_facts, make_scorer
 from sentiment.settings import Settings
@@ -394,22 +395,12 @@ def import_prices(
 @recorded("build-weekly")
 def build_weekly(settings: Settings) -> pd.DataFrame:
     """Join weekly community features (whole community and per chat) with each symbol's weekly bars."""
+    features = community_features(settings)
+    frames = [_weekly_of_symbol(settings, features, symbol) for symbol in settings.symbols]
     lake = Lake(settings.lake)
-    messages = lake.read("SELECT * FROM messages")
-    prices = lake.read(
-        f"SELECT * FROM prices WHERE exchange = '{_sql(settings.exchange)}' "
-        f"AND timeframe = '{_sql(settings.timeframe)}'"
-    )
-    if messages.empty:
-        raise AnalysisError("the lake holds no messages: ingest chat exports first")
-    if prices.empty:
-        raise AnalysisError("the lake holds no prices: fetch prices first")
-    aliases = tuple(sym.split("/")[0] for sym in settings.symbols)  # token_mentions: cashtags + base names
-    features = weekly_community_features(messages, week_starts_on=settings.week_starts_on, aliases=aliases)
-    bars = weekly_bars(prices, market_symbol=settings.market_symbol, week_starts_on=settings.week_starts_on)
-    weekly = features.merge(bars[bars["symbol"].isin(settings.symbols)], on="week_start", how="inner")
-    lake.replace("weekly", weekly[[c for c in _weekly_columns() if c in weekly.columns]])
-    return weekly
+    for frame in frames:
+        lake.replace("weekly", frame)
+    return pd.concat(frames, ignore_index=True)
 
 
 @recorded("analyse-and-report")
@@ -490,12 +481,6 @@ def report_dir(reports: Path, symbol: str, today: pd.Timestamp) -> Path:
     return Path(reports) / f"{today.strftime('%Y-%m-%d')}_{symbol.replace('/', '-')}"
 
 
-def _weekly_columns() -> list[str]:
-    from sentiment.schemas import TABLES
-
-    return [c.name for c in TABLES["weekly"]]
-
-
 def _sql(value: str) -> str:
     return value.replace("'", "''")
 
@@ -544,14 +529,19 @@ def community_features(settings: Settings) -> pd.DataFrame:
     messages = Lake(settings.lake).read("SELECT * FROM messages")
     if messages.empty:
         raise AnalysisError("the lake holds no messages: ingest chat exports first")
-    return weekly_community_features(messages, week_starts_on=settings.week_starts_on)
+    aliases = tuple(sym.split("/")[0] for sym in settings.symbols)  # token_mentions: cashtags + base names
+    return weekly_community_features(messages, week_starts_on=settings.week_starts_on, aliases=aliases)
 
 
 def build_weekly_symbol(settings: Settings, features: pd.DataFrame, symbol: str) -> int:
     """Join ``features`` with one symbol's weekly bars and replace its ``weekly`` partition; return the rows."""
-    lake = Lake(settings.lake)
+    return Lake(settings.lake).replace("weekly", _weekly_of_symbol(settings, features, symbol))
+
+
+def _weekly_of_symbol(settings: Settings, features: pd.DataFrame, symbol: str) -> pd.DataFrame:
+    """``features`` joined with one symbol's weekly bars (excess returns over the market factor), schema columns."""
     wanted = ", ".join(f"'{_sql(s)}'" for s in dict.fromkeys((symbol, settings.market_symbol)))
-    prices = lake.read(
+    prices = Lake(settings.lake).read(
         f"SELECT * FROM prices WHERE exchange = '{_sql(settings.exchange)}' "
         f"AND timeframe = '{_sql(settings.timeframe)}' AND symbol IN ({wanted})"
     )
@@ -559,4 +549,4 @@ def build_weekly_symbol(settings: Settings, features: pd.DataFrame, symbol: str)
         raise AnalysisError(f"the lake holds no {settings.exchange} prices of {symbol}: fetch prices first")
     bars = weekly_bars(prices, market_symbol=settings.market_symbol, week_starts_on=settings.week_starts_on)
     weekly = features.merge(bars[bars["symbol"] == symbol], on="week_start", how="inner")
-    return lake.replace("weekly", weekly[[c for c in _weekly_columns() if c in weekly.columns]])
+    return weekly[[c for c in schema("weekly").names if c in weekly.columns]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -148,8 +147,3 @@ def _restore_env(name: str, value: str | None) -> None:
         os.environ.pop(name, None)
     else:
         os.environ[name] = value
-
-
-def settings_table(settings: Settings) -> Mapping[str, Any]:
-    """Settings as plain JSON-able values (for logs and the report)."""
-    return settings.model_dump(mode="json")
