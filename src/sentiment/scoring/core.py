@@ -169,7 +169,32 @@ class LexiconScorer(BaseScorer):
 
 
 # ---- distinct texts, optionally across processes -------------------------------------------------------------
+_FLOATS = ("compound", "pos", "neu", "neg")
+_LABEL_CODE = {label: i for i, label in enumerate(LABELS)}
 _WORKER: tuple[BaseScorer, MessageFacts | None] | None = None
+
+
+def _columns(scorer: BaseScorer, facts: MessageFacts | None, texts: list[str]) -> dict[str, np.ndarray]:
+    """Scores (and facts) of ``texts`` as columns: float64 arrays (NaN when unscored), label codes into ``LABELS``,
+    and object arrays for lang and mentions. Columns pickle compactly and concatenate without a Python loop."""
+    rows = scorer.score_many(texts)
+    out: dict[str, np.ndarray] = {
+        c: np.array([np.nan if r[c] is None else r[c] for r in rows], dtype="float64") for c in _FLOATS
+    }
+    out["label"] = np.array([_LABEL_CODE[r["label"]] for r in rows], dtype="uint8")
+    out["lang"] = _objects([r["lang"] for r in rows])
+    if facts is not None:
+        found = [facts.of(t) for t in texts]
+        out["mentions"] = _objects([f[0] for f in found])
+        out["is_question"] = np.array([f[1] for f in found], dtype=bool)
+        out["has_link"] = np.array([f[2] for f in found], dtype=bool)
+    return out
+
+
+def _objects(values: list[object]) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
 
 
 def _init_worker(scorer: BaseScorer, facts: MessageFacts | None) -> None:
@@ -179,39 +204,31 @@ def _init_worker(scorer: BaseScorer, facts: MessageFacts | None) -> None:
     _WORKER = (scorer, facts)
 
 
-def _work(
-    texts: list[str],
-) -> tuple[list[tuple[object, ...]], list[tuple[list[str], bool, bool]] | None, float]:
-    """Score one chunk in a worker; rows go back as tuples (a third of the pickled size of dicts), with the CPU
-    seconds the chunk took."""
+def _work(texts: list[str]) -> tuple[dict[str, np.ndarray], float]:
+    """Score one chunk in a worker: its columns, and the CPU seconds the chunk took."""
     assert _WORKER is not None, "worker not initialised"
-    scorer, facts = _WORKER
     started = time.process_time()
-    rows = [tuple(r[c] for c in RESULT_COLUMNS) for r in scorer.score_many(texts)]
-    extras = [facts.of(t) for t in texts] if facts is not None else None
-    return rows, extras, time.process_time() - started
+    columns = _columns(*_WORKER, texts)
+    return columns, time.process_time() - started
 
 
 def _analyse_distinct(
     distinct: list[str], scorer: BaseScorer, facts: MessageFacts | None, workers: int, min_parallel: int
-) -> tuple[list[dict[str, object]], list[tuple[list[str], bool, bool]] | None, float]:
+) -> tuple[dict[str, np.ndarray], float]:
     if workers <= 1 or len(distinct) < min_parallel or not scorer.parallel:
-        return scorer.score_many(distinct), ([facts.of(t) for t in distinct] if facts is not None else None), 0.0
+        return _columns(scorer, facts, distinct), 0.0
     worker_cpu = 0.0
     size = max(2_000, min(20_000, len(distinct) // (workers * 8) + 1))
     chunks = [distinct[i : i + size] for i in range(0, len(distinct), size)]
-    results: list[dict[str, object]] = []
-    extras: list[tuple[list[str], bool, bool]] = []
+    parts: list[dict[str, np.ndarray]] = []
     method = "forkserver" if "forkserver" in _start_methods() else "spawn"
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=get_context(method), initializer=_init_worker, initargs=(scorer, facts)
     ) as pool:
-        for res, ext, cpu in pool.map(_work, chunks):
-            results.extend(dict(zip(RESULT_COLUMNS, r, strict=True)) for r in res)
-            if ext is not None:
-                extras.extend(ext)
+        for columns, cpu in pool.map(_work, chunks):
+            parts.append(columns)
             worker_cpu += cpu
-    return results, (extras if facts is not None else None), worker_cpu
+    return {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}, worker_cpu
 
 
 def _start_methods() -> list[str]:
@@ -237,26 +254,15 @@ def analyse_texts(
     cols = list(RESULT_COLUMNS) + (list(EXTRA_COLUMNS) if facts is not None else [])
     if texts.empty:
         out = pd.DataFrame(columns=cols, index=texts.index)
-        for c in ("compound", "pos", "neu", "neg"):
+        for c in _FLOATS:
             out[c] = out[c].astype("float64")
         return out
     codes, uniques = pd.factorize(texts.fillna("").astype(str), sort=False)
-    distinct = [str(u) for u in uniques]
+    distinct = uniques.tolist()
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
-    results, extras, worker_cpu = _analyse_distinct(distinct, scorer, facts, n_workers, min_parallel)
-    table: dict[str, object] = {}
-    for c in RESULT_COLUMNS:
-        values = [r[c] for r in results]
-        if c in ("compound", "pos", "neu", "neg"):
-            table[c] = np.array([np.nan if v is None else v for v in values], dtype="float64")[codes]
-        else:
-            table[c] = np.array(values, dtype=object)[codes]
-    if extras is not None:
-        mentions = np.empty(len(extras), dtype=object)
-        mentions[:] = [e[0] for e in extras]
-        table["mentions"] = mentions[codes]
-        table["is_question"] = np.array([e[1] for e in extras], dtype=bool)[codes]
-        table["has_link"] = np.array([e[2] for e in extras], dtype=bool)[codes]
+    columns, worker_cpu = _analyse_distinct(distinct, scorer, facts, n_workers, min_parallel)
+    table: dict[str, np.ndarray] = {c: columns[c][codes] for c in cols if c != "label"}
+    table["label"] = np.array(LABELS, dtype=object)[columns["label"]][codes]
     out = pd.DataFrame(table, index=texts.index, columns=cols)
     out.attrs["distinct_texts"] = len(distinct)
     out.attrs["worker_cpu_s"] = worker_cpu  # CPU seconds spent in worker processes (0 when run in-process)

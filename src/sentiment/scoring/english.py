@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from vaderSentiment.vaderSentiment import (
@@ -37,6 +38,20 @@ CHAT_BOOSTERS = {
 # Chat spellings of VADER's negations.
 CHAT_NEGATIONS = {"dnt": "dont", "nvr": "never", "havnt": "havent", "doesnt": "doesnt"}
 _ELONGATED = re.compile(r"([A-Za-z])\1{2,}")
+_CHAT_WORDS = frozenset({*CHAT_BOOSTERS, *CHAT_NEGATIONS})
+_WORD_CACHE_LIMIT = 200_000
+# Words that make VADER's valence of a following sentiment word differ from its lexicon value: boosters, negations
+# and the words of its other rules ("no" and "no ... or/nor", "least", "never so/this", "without doubt", and the
+# "so"/"this" 1.25 rule). Words containing "n't" are negations too (checked separately).
+_CONTEXT = frozenset(
+    {k for k in BOOSTER_DICT if " " not in k}
+    | set(NEGATE)
+    | {"no", "or", "nor", "least", "never", "so", "this", "without", "doubt"}
+)
+# Words of VADER's special-case idioms and multi-word boosters ("the shit", "kind of"): only texts with one of
+# them need the idiom check.
+_IDIOMS = tuple(k for k in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in k)
+_IDIOM_WORDS = frozenset(w for k in _IDIOMS for w in k.split())
 
 
 class CryptoVader(SentimentIntensityAnalyzer):
@@ -100,14 +115,18 @@ class CryptoVader(SentimentIntensityAnalyzer):
             if self._phrases
             else None
         )
+        # A phrase can only match where its longest word occurs: a substring test per phrase skips the regex.
+        self._phrase_keys = tuple(sorted({max(p.split(), key=len) for p in self._phrases}))
         known = set(self.lexicon) | set(BOOSTER_DICT) | set(NEGATE)
         self._known = frozenset(known)
-        chat_words = sorted({*CHAT_BOOSTERS, *CHAT_NEGATIONS})
-        self._chat_re = re.compile(r"(?<!\w)(?:" + "|".join(chat_words) + r")(?!\w)|([A-Za-z])\1\1", re.IGNORECASE)
+        self._words: dict[str, tuple[str, str]] = {}
 
     # ---- preprocessing -----------------------------------------------------------------------------------
     def prepare(self, text: str) -> str:
-        """The text VADER's word rules see: masked cashtags, placeholder tokens, chat spellings resolved."""
+        """The text VADER's word rules see: masked cashtags, placeholder tokens, chat spellings resolved.
+
+        Each rewrite runs only when a cheap check (a character or substring test) says it could change something.
+        """
         if _NEEDS_NORMALISING.search(text):
             text = normalise_emoji(text)
             if _ZWJ in text:
@@ -116,11 +135,13 @@ class CryptoVader(SentimentIntensityAnalyzer):
                 text = text.replace(_ZWJ, " ")
         if "$" in text:
             text = CASHTAG.sub(CASHTAG_TOKEN, text)
-        if self._phrase_re is not None:
+        folded = text.casefold()
+        if self._phrase_re is not None and any(map(folded.__contains__, self._phrase_keys)):
             text = self._phrase_re.sub(lambda m: f" {self._phrases[_phrase_key(m.group())]} ", text)
         if not text.isascii():
             text = self._emoji_re.sub(self._emoji_name, text)
-        if self._chat_re.search(text):
+            folded = text.casefold()  # emoji names are words too ("zany face")
+        if _ELONGATED.search(folded) or not _CHAT_WORDS.isdisjoint(folded.split()):
             text = self._chat_words(text)
         return text.strip()
 
@@ -147,30 +168,63 @@ class CryptoVader(SentimentIntensityAnalyzer):
     def polarity_scores(self, text: str) -> dict[str, float]:
         """VADER 3.3.2's ``polarity_scores`` on :meth:`prepare`'s output.
 
-        Same rules and arithmetic as VADER (a parity test pins that on text without crypto terms), restructured for
-        speed: emoji were already replaced by :meth:`prepare` (VADER rescans every character), and the lower-cased
-        word list is built once per text instead of several times per sentiment word.
+        Same rules and arithmetic as VADER (parity tests pin that on text without crypto terms), restructured for
+        speed: emoji were already replaced by :meth:`prepare` (VADER rescans every character); each token's
+        punctuation-stripped and lower-cased forms are looked up in a per-analyzer cache; and a sentiment word with
+        no modifier among itself and the three words before it (no booster, negation, "no", "least", "so"/"this",
+        "never", "without", ALL-CAPS emphasis) takes its lexicon valence directly, which is what VADER's rules
+        compute for it.
         """
         text = self.prepare(text)
-        words = [_strip_punc_if_word(w) for w in text.split()]
-        lower = [w.lower() for w in words]
-        is_cap_diff = allcap_differential(words)
+        forms = self._forms(text.split())
+        words = [f[0] for f in forms]
+        lower = [f[1] for f in forms]
+        # ALL-CAPS emphasis needs an upper-case letter; an all-lower-case text (the usual chat message) has none.
+        is_cap_diff = False if text.islower() else allcap_differential(words)
         lexicon = self.lexicon
-        sentiments: list[float] = []
+        context: list[bool] | None = None
+        if not _CONTEXT.isdisjoint(lower) or ("'" in text and any("n't" in w for w in lower)):
+            context = [w in _CONTEXT or "n't" in w for w in lower]
+        idioms = False
+        if not _IDIOM_WORDS.isdisjoint(lower):
+            joined = " ".join(lower)  # every idiom VADER checks is a run of these words
+            idioms = any(k in joined for k in _IDIOMS)
         n = len(words)
-        for i, low in enumerate(lower):
+        sentiments: list[float] = [0] * n  # VADER's 0 for words outside the lexicon and for boosters
+        for i in [i for i, low in enumerate(lower) if low in lexicon]:
+            low = lower[i]
             if low in BOOSTER_DICT or (low == "kind" and i < n - 1 and lower[i + 1] == "of"):
-                sentiments.append(0)
                 continue
-            if low not in lexicon:
-                sentiments.append(0)
-                continue
-            sentiments.append(self._valence(words, lower, i, is_cap_diff))
-        sentiments = self._but_check(lower, sentiments)
-        return self.score_valence(sentiments, text)
+            if (context is None or not any(context[max(0, i - 3) : i + 1])) and not (
+                is_cap_diff and words[i].isupper()
+            ):
+                valence = lexicon[low]
+                if idioms and i > 2 and lower[i - 3] not in lexicon:
+                    valence = self._special_idioms_check(valence, lower, i)
+                sentiments[i] = valence
+            else:
+                sentiments[i] = self._valence(words, lower, i, is_cap_diff, idioms)
+        if "but" in lower:
+            sentiments = self._but_check(lower, sentiments)
+        return _score_valence(sentiments, text)
 
-    def _valence(self, words: list[str], lower: list[str], i: int, is_cap_diff: bool) -> float:
-        """VADER's ``sentiment_valence`` for the lexicon word at ``i``."""
+    def _forms(self, tokens: list[str]) -> list[tuple[str, str]]:
+        """(VADER's punctuation-stripped token, its lower case) for each token, cached: chat reuses few words."""
+        cache = self._words
+        out = []
+        for token in tokens:
+            form = cache.get(token)
+            if form is None:
+                word = _strip_punc_if_word(token)
+                form = (word, word.lower())
+                if len(cache) >= _WORD_CACHE_LIMIT:
+                    cache.clear()
+                cache[token] = form
+            out.append(form)
+        return out
+
+    def _valence(self, words: list[str], lower: list[str], i: int, is_cap_diff: bool, idioms: bool = True) -> float:
+        """VADER's ``sentiment_valence`` for the lexicon word at ``i`` (``idioms=False``: the text has none)."""
         lexicon = self.lexicon
         item, low = words[i], lower[i]
         valence = lexicon[low]
@@ -193,7 +247,7 @@ class CryptoVader(SentimentIntensityAnalyzer):
                     s = s * 0.9
                 valence = valence + s
                 valence = self._negation_check(valence, lower, start_i, i)
-                if start_i == 2:
+                if start_i == 2 and idioms:
                     valence = self._special_idioms_check(valence, lower, i)
         return self._least_check(valence, lower, i)
 
@@ -270,3 +324,42 @@ _NEGATE = frozenset(NEGATE)
 def _negated(word: str) -> bool:
     """VADER's ``negated([word])`` for one lower-cased word: a negation word, or any word containing "n't"."""
     return word in _NEGATE or "n't" in word
+
+
+def _score_valence(sentiments: list[float], text: str) -> dict[str, float]:
+    """VADER's ``score_valence``, the same arithmetic in one function (no per-call method lookups)."""
+    if not sentiments:
+        return {"neg": 0.0, "neu": 0.0, "pos": 0.0, "compound": 0.0}
+    sum_s = float(sum(sentiments))
+    ep_count = text.count("!")
+    amplifier = (4 if ep_count > 4 else ep_count) * 0.292
+    qm_count = text.count("?")
+    if qm_count > 1:
+        amplifier += qm_count * 0.18 if qm_count <= 3 else 0.96
+    if sum_s > 0:
+        sum_s += amplifier
+    elif sum_s < 0:
+        sum_s -= amplifier
+    compound = sum_s / math.sqrt((sum_s * sum_s) + 15)
+    compound = -1.0 if compound < -1.0 else (1.0 if compound > 1.0 else compound)
+    pos_sum = 0.0
+    neg_sum = 0.0
+    neu_count = 0
+    for score in sentiments:
+        if score > 0:
+            pos_sum += float(score) + 1
+        if score < 0:
+            neg_sum += float(score) - 1
+        if score == 0:
+            neu_count += 1
+    if pos_sum > math.fabs(neg_sum):
+        pos_sum += amplifier
+    elif pos_sum < math.fabs(neg_sum):
+        neg_sum -= amplifier
+    total = pos_sum + math.fabs(neg_sum) + neu_count
+    return {
+        "neg": round(math.fabs(neg_sum / total), 3),
+        "neu": round(math.fabs(neu_count / total), 3),
+        "pos": round(math.fabs(pos_sum / total), 3),
+        "compound": round(compound, 4),
+    }
