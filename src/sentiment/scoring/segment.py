@@ -1,0 +1,151 @@
+"""jieba's accurate no-HMM segmentation (``Tokenizer.lcut(text, HMM=False)``, jieba 0.42.1), hot loop tightened.
+
+Same dictionary, same algorithm, same tokens: the text is split into Han blocks and gaps exactly as jieba does,
+each Han block is segmented by jieba's max-probability route over its word DAG, with the per-word
+``log(freq) - log(total)`` precomputed once instead of per candidate, the DAG walked inline in the backward DP,
+and repeated blocks answered from a bounded cache.
+"""
+
+from __future__ import annotations
+
+from math import log
+from typing import TYPE_CHECKING, Final
+
+from jieba import re_han_default, re_skip_default
+
+if TYPE_CHECKING:
+    import jieba
+
+__all__ = ["Segmenter"]
+
+CACHE_LIMIT: Final = 100_000  # Han blocks cached before the cache is cleared
+_ENG: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")  # jieba's re_eng
+# Table value of a dictionary prefix that is not a word itself (freq 0); told apart by identity, never computed with.
+_PREFIX: Final = float("nan")
+
+
+class Segmenter:
+    """``cut(text)`` returns exactly ``tokenizer.lcut(text, HMM=False)``.
+
+    The log-probability table (~500k entries: jieba's ~350k words and their prefixes; ~26 MiB, key strings shared
+    with the tokenizer) and the block cache are built on first use and rebuilt if the tokenizer's ``total`` or
+    dictionary size changes (``add_word`` of a new word or with a non-zero frequency). ``del_word`` /
+    ``add_word(w, 0)`` of a word already in the dictionary changes neither: call :meth:`reset` after such edits.
+    Not thread-safe; not picklable (jieba's tokenizer holds a lock): owners drop it when pickled, rebuild it after.
+    """
+
+    def __init__(self, tokenizer: jieba.Tokenizer, cache_limit: int = CACHE_LIMIT) -> None:
+        self.tokenizer = tokenizer
+        self.cache_limit = cache_limit
+        self._table: dict[str, float] | None = None
+        self._fallback = 0.0  # jieba's log(1) - logtotal for a character that is no word
+        self._stamp: tuple[int, int] = (0, 0)
+        self._cache: dict[str, tuple[str, ...]] = {}
+
+    def reset(self) -> None:
+        """Forget the table and the cache (rebuilt on the next ``cut``)."""
+        self._table = None
+        self._cache = {}
+
+    def _build(self) -> dict[str, float]:
+        tk = self.tokenizer
+        tk.check_initialized()
+        logtotal = log(tk.total)
+        by_freq: dict[int, float] = {}  # words sharing a frequency share one float object
+        table: dict[str, float] = {}
+        for word, freq in tk.FREQ.items():
+            if freq:
+                lp = by_freq.get(freq)
+                if lp is None:
+                    lp = by_freq[freq] = log(freq) - logtotal
+                table[word] = lp
+            else:
+                table[word] = _PREFIX
+        self._table = table
+        self._fallback = log(1) - logtotal
+        self._stamp = (tk.total, len(tk.FREQ))
+        self._cache = {}
+        return table
+
+    def cut(self, text: str) -> list[str]:
+        """The tokens of ``text``, as ``tokenizer.lcut(text, HMM=False)`` gives them."""
+        tk = self.tokenizer
+        table = self._table
+        if table is None or self._stamp != (tk.total, len(tk.FREQ)):
+            table = self._build()
+        cache = self._cache
+        out: list[str] = []
+        # A capturing split alternates gap, Han block, gap, ...: odd pieces are the blocks jieba's re_han matches
+        # (a gap cannot start with a block character), even pieces the possibly empty gaps between them.
+        han = False
+        for piece in re_han_default.split(text):
+            if han:
+                if len(piece) == 1:
+                    out.append(piece)
+                else:
+                    words = cache.get(piece)
+                    if words is None:
+                        words = self._segment(piece, table)
+                        if len(cache) >= self.cache_limit:
+                            cache.clear()
+                        cache[piece] = words
+                    out.extend(words)
+            elif piece:
+                if "\r\n" in piece:  # jieba keeps \r\n together; every other gap character is its own token
+                    for x in re_skip_default.split(piece):
+                        if re_skip_default.match(x):
+                            out.append(x)
+                        else:
+                            out.extend(x)
+                else:
+                    out.extend(piece)
+            han = not han
+        return out
+
+    def _segment(self, block: str, table: dict[str, float]) -> tuple[str, ...]:
+        """jieba's ``__cut_DAG_NO_HMM`` on one Han block: ``get_DAG`` + ``calc`` fused, then the route read out."""
+        get = table.get
+        prefix = _PREFIX
+        fallback = self._fallback
+        n = len(block)
+        score = [0.0] * (n + 1)
+        end = [0] * (n + 1)
+        for k in range(n - 1, -1, -1):
+            # max((log(FREQ[w] or 1) - logtotal + route[x + 1][0], x) for x in DAG[k]): ascending ends, >= keeps
+            # the larger end on a tie, as the tuple max does.
+            best = 0.0
+            bend = 0
+            i = k + 1
+            lp = get(block[k])
+            while lp is not None:
+                if lp is not prefix:
+                    s = lp + score[i]
+                    if bend == 0 or s >= best:
+                        best = s
+                        bend = i
+                if i >= n:
+                    break
+                i += 1
+                lp = get(block[k:i])
+            if bend == 0:  # no word starts here: the single character, scored as jieba's log(1) - logtotal
+                best = fallback + score[k + 1]
+                bend = k + 1
+            score[k] = best
+            end[k] = bend
+        words: list[str] = []
+        buf = ""
+        k = 0
+        eng = _ENG
+        while k < n:
+            e = end[k]
+            if e == k + 1 and block[k] in eng:  # single ASCII letters/digits are glued back together
+                buf += block[k]
+            else:
+                if buf:
+                    words.append(buf)
+                    buf = ""
+                words.append(block[k:e])
+            k = e
+        if buf:
+            words.append(buf)
+        return tuple(words)
