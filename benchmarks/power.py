@@ -55,8 +55,10 @@ def main() -> None:
     k_found, k_fp = sum(found), sum(false_pos)
     lo, hi = _wilson(k_found, args.seeds)
     flo, fhi = _wilson(k_fp, args.seeds)
-    print(f"worlds: {args.seeds} planted (effect {args.effect}) + {args.seeds} null, {args.weeks} weeks, "
-          f"chat scale {args.chat_scale}, target {args.target}")
+    print(
+        f"worlds: {args.seeds} planted (effect {args.effect}) + {args.seeds} null, {args.weeks} weeks, "
+        f"chat scale {args.chat_scale}, target {args.target}"
+    )
     print(f"power:               {k_found / args.seeds:.3f}  ({k_found}/{args.seeds}, 95% CI {lo:.3f}-{hi:.3f})")
     print(f"false-positive rate: {k_fp / args.seeds:.3f}  ({k_fp}/{args.seeds}, 95% CI {flo:.3f}-{fhi:.3f})")
     print(f"time: {seconds:.1f} s, {seconds / (2 * args.seeds):.2f} s per world on {args.workers} workers")

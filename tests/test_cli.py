@@ -56,12 +56,7 @@ def test_query_csv_has_a_header_then_rows(tmp_path: Path, capsys: pytest.Capture
 def test_query_json_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """query --format json prints records; the default table format ends with the row count."""
     _seed_prices(tmp_path)
-    assert (
-        run_cli(
-            ["--lake", str(tmp_path), "query", "SELECT close FROM prices ORDER BY ts", "--format", "json"]
-        )
-        == 0
-    )
+    assert run_cli(["--lake", str(tmp_path), "query", "SELECT close FROM prices ORDER BY ts", "--format", "json"]) == 0
     assert [r["close"] for r in json.loads(capsys.readouterr().out)] == [1.0, 1.5, 1.25]
     assert run_cli(["--lake", str(tmp_path), "query", "SELECT count(*) AS n FROM prices"]) == 0
     assert "1 rows" in capsys.readouterr().out
@@ -79,9 +74,7 @@ def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
     assert run_cli(["--lake", str(tmp_path), "query", "SELECT 1", "--format", "xml"]) == 2
 
 
-def test_score_text_reads_stdin_lines(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_score_text_reads_stdin_lines(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """score-text prints one JSON object per input line with compound, label and lang."""
     monkeypatch.setattr("sys.stdin", io.StringIO("this is great news\n要涨了\nterrible scam\nпривет всем\n"))
     assert run_cli(["score-text"]) == 0
@@ -91,9 +84,7 @@ def test_score_text_reads_stdin_lines(
     assert rows[3]["compound"] is None and rows[0]["compound"] > 0
 
 
-def test_truncated_export_fails_cleanly_and_writes_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_truncated_export_fails_cleanly_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A truncated Telegram export exits 1 naming the file and line; the lake stays empty."""
     good = (FIXTURES / "chats" / "telegram_single_chat.json").read_text(encoding="utf-8")
     bad = tmp_path / "truncated.json"
@@ -106,9 +97,7 @@ def test_truncated_export_fails_cleanly_and_writes_nothing(
     assert Lake(lake).files("messages") == []
 
 
-def test_one_bad_file_among_good_ones_writes_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_one_bad_file_among_good_ones_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Every file parses before anything is written: a bad second file leaves the lake untouched."""
     bad = tmp_path / "b.json"
     bad.write_text('{"name": "x", "messages": [', encoding="utf-8")
@@ -128,9 +117,7 @@ def test_one_bad_file_among_good_ones_writes_nothing(
     assert Lake(lake).files("messages") == []
 
 
-def test_ingest_twice_adds_nothing_and_never_stores_names(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_ingest_twice_adds_nothing_and_never_stores_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Re-ingesting the same export adds 0 rows; no display name reaches Parquet by default."""
     lake = tmp_path / "lake"
     src = FIXTURES / "chats" / "telegram_single_chat.json"

@@ -20,9 +20,7 @@ def test_prefect_yaml_declares_the_served_deployments() -> None:
     """prefect.yaml and `sentiment schedule` deploy the same flows on the same crons, in UTC."""
     declared = yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
     got = {d["name"]: (d["entrypoint"], [(s["cron"], s["timezone"]) for s in d["schedules"]]) for d in declared}
-    want = {
-        s.name: (s.file_entrypoint, [(s.cron, orchestration.TIMEZONE)]) for s in orchestration.DEPLOYMENTS
-    }
+    want = {s.name: (s.file_entrypoint, [(s.cron, orchestration.TIMEZONE)]) for s in orchestration.DEPLOYMENTS}
     assert got == want
     assert want["weekly-report"] == ("pipelines/weekly.py:weekly_pipeline", [("0 1 * * 1", "UTC")])
     for spec in orchestration.DEPLOYMENTS:

@@ -83,9 +83,7 @@ def test_ids_are_pseudonymised_consistently(raw: pd.DataFrame) -> None:
 def test_raw_names_absent_without_keep_names(raw: pd.DataFrame) -> None:
     """It leaves no raw sender name or key anywhere in the output unless keep_names is set."""
     messages = to_messages(raw, KEY, keep_names=False, ingested_at=NOW)
-    identities = (
-        set(raw["author_name"].dropna()) | set(raw["author_key"].dropna()) | set(raw["inviter_key"].dropna())
-    )
+    identities = set(raw["author_name"].dropna()) | set(raw["author_key"].dropna()) | set(raw["inviter_key"].dropna())
     cells = [str(c) for c in messages.drop(columns=["ts", "ingested_at"]).to_numpy().ravel()]
     assert len(identities) > 20
     assert {ident for ident in identities for cell in cells if ident in cell} == set()

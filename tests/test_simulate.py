@@ -107,9 +107,7 @@ def test_telegram_export_has_joins_leaves_and_rich_messages(telegram: dict) -> N
     assert any(m["actor"] not in m["members"] for m in invites), "no invitation by another member"
     assert all(m["inviter"] for m in service if m["action"] == "join_group_by_link")
     assert all(m["text"] == "" and m["text_entities"] == [] for m in service)
-    entity_types = {
-        p["type"] for m in msgs if isinstance(m["text"], list) for p in m["text"] if isinstance(p, dict)
-    }
+    entity_types = {p["type"] for m in msgs if isinstance(m["text"], list) for p in m["text"] if isinstance(p, dict)}
     assert {"cashtag", "link"} <= entity_types
     assert any(p == {"type": "cashtag", "text": "$VIRTUAL"} for m in msgs for p in m["text_entities"])
     stickers = [m for m in msgs if m.get("media_type") == "sticker"]
@@ -144,9 +142,7 @@ def test_wechat_csv_has_exact_system_texts_and_local_times(wechat_bytes: bytes) 
     assert all(r["Sender"] == "" for r in rows if r["Type"] == "10000")
     assert all(r["StrContent"].startswith("<msg><emoji ") for r in rows if r["Type"] == "47")
     for r in rows:
-        assert r["StrTime"] == datetime.fromtimestamp(int(r["CreateTime"]), UTC8).strftime(
-            "%Y-%m-%d %H:%M:%S"
-        )
+        assert r["StrTime"] == datetime.fromtimestamp(int(r["CreateTime"]), UTC8).strftime("%Y-%m-%d %H:%M:%S")
     assert [int(r["CreateTime"]) for r in rows] == sorted(int(r["CreateTime"]) for r in rows)
     assert any(r["IsSender"] == "1" for r in rows) and len({r["TalkerId"] for r in rows}) == 1
 
@@ -166,10 +162,7 @@ def test_members_join_before_their_first_message(world: World, chat: str) -> Non
 
 def test_message_tone_follows_the_latent_mood(world: World) -> None:
     """It draws bullish stock phrases in better moods than bearish ones."""
-    moods = {
-        tone: [e.mood for e in world.telegram_events if e.text in _EN_COMMON[tone]]
-        for tone in ("bull", "bear")
-    }
+    moods = {tone: [e.mood for e in world.telegram_events if e.text in _EN_COMMON[tone]] for tone in ("bull", "bear")}
     assert np.mean(moods["bull"]) > np.mean(moods["bear"]) + 0.2
 
 

@@ -71,15 +71,11 @@ def _now() -> pd.Timestamp:
 def ingest_chat(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Export files or folders of exports.")],
-    platform: Annotated[
-        str, typer.Option(help="Export format, or auto to detect it from the content.")
-    ] = "auto",
+    platform: Annotated[str, typer.Option(help="Export format, or auto to detect it from the content.")] = "auto",
     tz: Annotated[
         str | None, typer.Option(help="Zone of exports with wall time only (default: this machine's).")
     ] = None,
-    keep_names: Annotated[
-        bool, typer.Option(help="Also store display names (default: pseudonyms only).")
-    ] = False,
+    keep_names: Annotated[bool, typer.Option(help="Also store display names (default: pseudonyms only).")] = False,
     column_map: Annotated[
         str | None,
         typer.Option("--map", help="Generic CSV/JSONL columns: ts=COL,author=COL,text=COL[,id=COL,chat=COL]."),
@@ -122,9 +118,7 @@ def ingest_chat(
 @app.command("score-text")
 def score_text(
     ctx: typer.Context,
-    scorer: Annotated[
-        str | None, typer.Option(help="lexicon | vader | trained [default: settings, lexicon].")
-    ] = None,
+    scorer: Annotated[str | None, typer.Option(help="lexicon | vader | trained [default: settings, lexicon].")] = None,
 ) -> None:
     """Score one message per stdin line; print one JSON object per line (compound, label, lang, ...)."""
     from sentiment.scoring.factory import make_facts, make_scorer
@@ -253,9 +247,7 @@ def fetch_prices(
     timeframe: Annotated[str | None, typer.Option(help="Candle timeframe (default 1d).")] = None,
     since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day to fetch.")] = None,
     until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day to fetch.")] = None,
-    api_url: Annotated[
-        str | None, typer.Option(help="Send every API request to this scheme+host instead.")
-    ] = None,
+    api_url: Annotated[str | None, typer.Option(help="Send every API request to this scheme+host instead.")] = None,
 ) -> None:
     """Fetch candles through ccxt into the lake, incrementally (only after the last stored candle)."""
     from sentiment import jobs
@@ -313,9 +305,7 @@ def run(
     symbol: Annotated[list[str] | None, typer.Option(help="Token symbol(s) to report on.")] = None,
     since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day of prices.")] = None,
     until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day of prices.")] = None,
-    api_url: Annotated[
-        str | None, typer.Option(help="Send every API request to this scheme+host instead.")
-    ] = None,
+    api_url: Annotated[str | None, typer.Option(help="Send every API request to this scheme+host instead.")] = None,
     platform: Annotated[str | None, typer.Option(help="Chat export format, or auto.")] = None,
     tz: Annotated[str | None, typer.Option(help="Zone of exports with wall time only.")] = None,
     keep_names: Annotated[bool, typer.Option(help="Also store display names.")] = False,
@@ -369,9 +359,7 @@ def demo(
 
     chats = sample / "chats"
     if not chats.is_dir():
-        raise SentimentError(
-            f"{chats}: bundled sample not found (run from the repository root or pass --sample)"
-        )
+        raise SentimentError(f"{chats}: bundled sample not found (run from the repository root or pass --sample)")
     with serve_recorded(sample / "exchange") as url:
         settings = ctx.obj.settings(
             chats=(chats,),
@@ -428,9 +416,7 @@ def query(
         str, typer.Argument(help="SQL over the views messages, messages_raw, scores, prices, weekly, runs, ...")
     ],
     format: Annotated[str, typer.Option("--format", help="table | csv | json | parquet (needs --out)")] = "table",
-    out_file: Annotated[
-        Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
-    ] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Query the lake with DuckDB."""
     from sentiment.lake import Lake

@@ -205,9 +205,7 @@ def _scope_features(frame: pd.DataFrame) -> pd.DataFrame:
         out["reactions_per_message"] = np.nan
     out = out.join(_retention(authored, index))
     # No authors means no posting intensity: 0 rather than 0/0, so quiet weeks stay usable as regressors.
-    out["messages_per_author"] = (
-        out["messages"] / out["active_authors"].where(out["active_authors"] > 0)
-    ).fillna(0.0)
+    out["messages_per_author"] = (out["messages"] / out["active_authors"].where(out["active_authors"] > 0)).fillna(0.0)
 
     # Mood is measured on posts only: join/leave notices carry system text, not the community's mood.
     compound = pd.to_numeric(posts["compound"], errors="coerce")

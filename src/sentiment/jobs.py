@@ -286,8 +286,6 @@ def write_rejects(settings: Settings, frames: Sequence[pd.DataFrame]) -> int:
     return len(frame)
 
 
-
-
 @recorded("score-messages")
 def score_new_messages(
     settings: Settings,
@@ -404,14 +402,10 @@ def build_weekly(settings: Settings) -> pd.DataFrame:
 
 
 @recorded("analyse-and-report")
-def analyse_and_report(
-    settings: Settings, symbol: str, *, today: pd.Timestamp, synthetic: bool = False
-) -> Path:
+def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, synthetic: bool = False) -> Path:
     """Lead-lag and walk-forward analyses of one symbol's weekly table; returns the report folder."""
     lake = Lake(settings.lake)
-    weekly = lake.read(
-        f"SELECT * FROM weekly WHERE symbol = '{_sql(symbol)}' AND scope = 'all' ORDER BY week_start"
-    )
+    weekly = lake.read(f"SELECT * FROM weekly WHERE symbol = '{_sql(symbol)}' AND scope = 'all' ORDER BY week_start")
     if weekly.empty:
         raise AnalysisError(f"no weekly rows for {symbol}: build the weekly table first")
     weekly = add_model_features(weekly)
@@ -511,9 +505,7 @@ def write_messages(settings: Settings, parsed: Sequence[ParsedExport]) -> int:
 
 def message_partitions(settings: Settings) -> list[tuple[str, str]]:
     """The (platform, chat_id) pairs the lake holds messages for, sorted."""
-    chats = Lake(settings.lake).read(
-        "SELECT DISTINCT platform, chat_id FROM messages_raw ORDER BY platform, chat_id"
-    )
+    chats = Lake(settings.lake).read("SELECT DISTINCT platform, chat_id FROM messages_raw ORDER BY platform, chat_id")
     return [(str(p), str(c)) for p, c in chats.itertuples(index=False)]
 
 

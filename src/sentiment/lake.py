@@ -493,9 +493,9 @@ class Lake:
         source = f"read_parquet([{file_list}]{options}, union_by_name = true)"
         # Files written before a column was added to the schema lack it: the view shows it as typed NULLs.
         present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-        select = [
-            c.name if c.name in present else f"CAST(NULL AS {_duck_type(c.type)}) AS {c.name}" for c in cols
-        ] + [p for p in parts if p not in names]
+        select = [c.name if c.name in present else f"CAST(NULL AS {_duck_type(c.type)}) AS {c.name}" for c in cols] + [
+            p for p in parts if p not in names
+        ]
         con.execute(f"CREATE VIEW {name} AS SELECT {', '.join(select)} FROM {source}")
 
     def read(self, sql: str) -> pd.DataFrame:
@@ -653,8 +653,13 @@ def _duck_type(arrow_type: pa.DataType) -> str:
         return _duck_type(arrow_type.value_type) + "[]"
     if pa.types.is_timestamp(arrow_type):
         return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
-    simple = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.int64(): "BIGINT", pa.int32(): "INTEGER",
-              pa.bool_(): "BOOLEAN"}
+    simple = {
+        pa.string(): "VARCHAR",
+        pa.float64(): "DOUBLE",
+        pa.int64(): "BIGINT",
+        pa.int32(): "INTEGER",
+        pa.bool_(): "BOOLEAN",
+    }
     if arrow_type not in simple:
         raise LakeError("schema", f"no DuckDB type for {arrow_type}")
     return simple[arrow_type]

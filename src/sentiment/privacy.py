@@ -71,9 +71,7 @@ def _pseudonymise(key: bytes, platform: pd.Series, raw: pd.Series) -> pd.Series:
     )
 
 
-def to_messages(
-    raw: pd.DataFrame, key: bytes, *, keep_names: bool, ingested_at: pd.Timestamp
-) -> pd.DataFrame:
+def to_messages(raw: pd.DataFrame, key: bytes, *, keep_names: bool, ingested_at: pd.Timestamp) -> pd.DataFrame:
     """The messages frame of ``raw``: ids pseudonymised; names and event texts kept only with keep_names."""
     missing = [c for c in RAW_COLUMNS if c not in raw.columns]
     if missing:

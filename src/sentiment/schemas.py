@@ -42,9 +42,7 @@ class Column:
 
 
 _MESSAGES = (
-    Column(
-        "platform", pa.string(), "Source app: telegram, wechat, discord, whatsapp, slack, generic.", False
-    ),
+    Column("platform", pa.string(), "Source app: telegram, wechat, discord, whatsapp, slack, generic.", False),
     Column(
         "chat_id",
         pa.string(),
@@ -63,12 +61,8 @@ _MESSAGES = (
     Column("author_name", pa.string(), "Display name; null unless ingested with --keep-names."),
     Column("kind", pa.string(), "message | media | join | leave | remove | recall | rename | system.", False),
     Column("join_method", pa.string(), "For kind=join: invite | link | qr | self."),
-    Column(
-        "inviter_id", pa.string(), "For kind=join: pseudonym of whoever invited or shared the link/QR code."
-    ),
-    Column(
-        "media_type", pa.string(), "For kind=media: sticker | image | voice | video | file | animation | ..."
-    ),
+    Column("inviter_id", pa.string(), "For kind=join: pseudonym of whoever invited or shared the link/QR code."),
+    Column("media_type", pa.string(), "For kind=media: sticker | image | voice | video | file | animation | ..."),
     Column("text", pa.string(), "Message text (plain), or the system text for events."),
     Column("reply_to", pa.string(), "message_id this record replies to, where the export has it."),
     Column("is_forward", pa.bool_(), "True when the export marks the record as forwarded."),
@@ -87,14 +81,10 @@ _SCORES = (
     Column("pos", pa.float64(), "Positive share of the text; null when unscored."),
     Column("neu", pa.float64(), "Neutral share of the text; null when unscored."),
     Column("neg", pa.float64(), "Negative share of the text; null when unscored."),
-    Column(
-        "label", pa.string(), "bullish (compound >= 0.05) | bearish (<= -0.05) | neutral | unscored.", False
-    ),
+    Column("label", pa.string(), "bullish (compound >= 0.05) | bearish (<= -0.05) | neutral | unscored.", False),
     Column("lang", pa.string(), "Detected script/language: en, zh, other, none.", False),
     Column("scorer", pa.string(), "Name of the scorer that produced the row.", False),
-    Column(
-        "scorer_version", pa.string(), "Version of that scorer; rows of older versions are rescored.", False
-    ),
+    Column("scorer_version", pa.string(), "Version of that scorer; rows of older versions are rescored.", False),
     Column("scored_at", UTC_TS, "When the row was scored, UTC."),
     Column(
         "mentions",
@@ -135,9 +125,7 @@ _WEEKLY = (
     Column("mean_compound", pa.float64(), "Mean compound score of scored messages."),
     Column("bullish_share", pa.float64(), "Share of scored messages labelled bullish."),
     Column("bearish_share", pa.float64(), "Share of scored messages labelled bearish."),
-    Column(
-        "n_days", pa.int64(), "Daily candles present in the week (7 when complete; gaps are never filled)."
-    ),
+    Column("n_days", pa.int64(), "Daily candles present in the week (7 when complete; gaps are never filled)."),
     Column("close", pa.float64(), "Close of the last daily candle in the week."),
     Column("log_return", pa.float64(), "log(close / previous week's close)."),
     Column("next_log_return", pa.float64(), "The following week's log_return (the prediction target)."),
@@ -157,9 +145,7 @@ _WEEKLY = (
     Column("interactive_share", pa.float64(), "interactive_posts / messages."),
     Column("content_share", pa.float64(), "content_posts / messages."),
     Column("passive_share", pa.float64(), "passive_posts / messages."),
-    Column(
-        "replies_per_message", pa.float64(), "Posts replying to another / messages; null when the export has none."
-    ),
+    Column("replies_per_message", pa.float64(), "Posts replying to another / messages; null when the export has none."),
     Column("reactions_per_message", pa.float64(), "Reactions / messages; null when the export has no reactions."),
     Column("median_compound", pa.float64(), "Median compound score of scored posts."),
     Column("compound_std", pa.float64(), "Standard deviation of compound scores (mood dispersion)."),
@@ -214,9 +200,7 @@ KEYS: dict[str, tuple[str, ...]] = {
 def schema(table: str) -> pa.Schema:
     """The Arrow schema of ``table``, with descriptions and the schema version as metadata."""
     cols = TABLES[table]
-    fields = [
-        pa.field(c.name, c.type, nullable=c.nullable, metadata={"description": c.description}) for c in cols
-    ]
+    fields = [pa.field(c.name, c.type, nullable=c.nullable, metadata={"description": c.description}) for c in cols]
     return pa.schema(fields, metadata={"sentiment.table": table, "sentiment.schema_version": SCHEMA_VERSION})
 
 

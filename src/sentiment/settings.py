@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SENTIMENT_", extra="forbid", frozen=True)
 
     lake: Path | str = Field(
-        Path("data/lake"), description="Root of the Parquet lake: a folder, or an object-store URI (s3://bucket/prefix)."
+        Path("data/lake"),
+        description="Root of the Parquet lake: a folder, or an object-store URI (s3://bucket/prefix).",
     )
     reports: Path = Field(Path("reports"), description="Where reports are written.")
     chats: Annotated[tuple[Path, ...], NoDecode] = Field(
@@ -47,27 +48,19 @@ class Settings(BaseSettings):
     )
     redact: bool = Field(False, description="Mask phone numbers, e-mails and wallet addresses in message text.")
     exchange: str = Field("gate", description="ccxt exchange id.")
-    symbols: Annotated[tuple[str, ...], NoDecode] = Field(
-        ("VIRTUAL/USDT",), description="Token symbols to report on."
-    )
+    symbols: Annotated[tuple[str, ...], NoDecode] = Field(("VIRTUAL/USDT",), description="Token symbols to report on.")
     market_symbol: str = Field("BTC/USDT", description="Market factor for excess returns.")
     timeframe: str = Field("1d", description="Candle timeframe fetched for weekly bars.")
     since: date = Field(date(2024, 1, 1), description="First day of price history to fetch.")
     until: date | None = Field(None, description="Last day of price history (default: now).")
-    api_url: str | None = Field(
-        None, description="Replace scheme+host of the exchange's API URLs (replay server)."
-    )
-    fetch_retries: int = Field(
-        4, ge=0, le=10, description="Retries of a price request after a network-family error."
-    )
+    api_url: str | None = Field(None, description="Replace scheme+host of the exchange's API URLs (replay server).")
+    fetch_retries: int = Field(4, ge=0, le=10, description="Retries of a price request after a network-family error.")
     retry_base_delay: float = Field(
         0.5, ge=0, le=30, description="First backoff sleep in seconds; doubles per retry, ±50 % jitter."
     )
     week_starts_on: Literal["monday", "sunday"] = Field("monday", description="Week anchor, 00:00 UTC.")
     min_weeks: int = Field(26, ge=4, description="Below this many weeks nothing is called significant.")
-    max_lag: int = Field(
-        4, ge=1, le=12, description="Lead-lag correlations at lags -max_lag..+max_lag weeks."
-    )
+    max_lag: int = Field(4, ge=1, le=12, description="Lead-lag correlations at lags -max_lag..+max_lag weeks.")
     n_boot: int = Field(2000, ge=100, description="Bootstrap resamples for confidence intervals.")
     alpha: float = Field(0.05, gt=0, lt=1, description="False discovery rate for Benjamini-Hochberg.")
     seed: int = Field(0, description="Seed of every random draw in the analysis.")

@@ -246,9 +246,7 @@ def _latent(rng: np.random.Generator, weeks: int, effect: float, start: pd.Times
     for t in range(weeks):
         target = math.log(BTC_P0) + BTC_DRIFT * t
         btc_r[t] = BTC_DRIFT + btc_noise[t] - BTC_KAPPA * (log_btc - target)
-        token_r[t] = (
-            BETA * btc_r[t] + SIGMA * (effect * z_prev[t] + eps[t]) - KAPPA * (log_token - math.log(P_MID))
-        )
+        token_r[t] = BETA * btc_r[t] + SIGMA * (effect * z_prev[t] + eps[t]) - KAPPA * (log_token - math.log(P_MID))
         log_btc += btc_r[t]
         log_token += token_r[t]
     mood = np.tanh(0.6 * token_r / token_r.std() + 0.35 * z + 0.5 * rng.normal(0.0, 1.0, weeks))
@@ -290,9 +288,7 @@ def _daily_candles(
     # Rounding is monotone, so low <= open, close <= high survives it.
     open_, high, low, close = (np.round(x, decimals) for x in (open_, high, low, close))
     activity = np.repeat(weekly["activity_z"].to_numpy(), 7)
-    volume = base_volume * np.exp(
-        activity_loading * activity + 3.0 * np.abs(steps) + rng.normal(0, 0.25, len(steps))
-    )
+    volume = base_volume * np.exp(activity_loading * activity + 3.0 * np.abs(steps) + rng.normal(0, 0.25, len(steps)))
     volume = np.round(volume, vol_decimals)
     quote = np.round(volume * (open_ + high + low + close) / 4, 8)
     ts = pd.date_range(weekly["week_start"].iloc[0], periods=len(steps), freq="D", unit="us")
@@ -388,9 +384,7 @@ def _chat(
                         weights=np.array([members[m].weight for m in active]),
                         joined=np.array(joined_at)[idx],
                     )
-                ev = _message(
-                    rng, spec, ts, take_id(), active, members, joined_at, mood, price, recent_ids, cache
-                )
+                ev = _message(rng, spec, ts, take_id(), active, members, joined_at, mood, price, recent_ids, cache)
                 events.append(ev)
                 if ev.kind != "recall":
                     recent_ids = [*recent_ids[-24:], ev.id]
@@ -430,9 +424,7 @@ def _join(
             joined = (make(), make()) if rng.random() < 0.12 else (make(),)
             return ChatEvent(rid, ts, "join", inviter, members=joined, join_method="invite")
         m = make()
-        return ChatEvent(
-            rid, ts, "join", admin if rng.random() < 0.6 else inviter, members=(m,), join_method="link"
-        )
+        return ChatEvent(rid, ts, "join", admin if rng.random() < 0.6 else inviter, members=(m,), join_method="link")
     # WeChat: invitations dominate, QR-code joins are the minority (~10%).
     if rng.random() < 0.9:
         joined = (make(), make()) if rng.random() < 0.1 else (make(),)
@@ -478,9 +470,7 @@ def _message(
     u = rng.random()
     if u < spec.sticker_p:
         emoji = _pick(rng, _STICKERS_BULL if mood > 0 else _STICKERS_BEAR)
-        return ChatEvent(
-            rid, ts, "sticker", author, mood=mood, reply_to=reply_to, reactions=reactions, emoji=emoji
-        )
+        return ChatEvent(rid, ts, "sticker", author, mood=mood, reply_to=reply_to, reactions=reactions, emoji=emoji)
     if u < spec.sticker_p + spec.photo_p:
         return ChatEvent(rid, ts, "photo", author, mood=mood, reply_to=reply_to, reactions=reactions)
     lang = members[author].lang if rng.random() < 0.9 else ("en" if members[author].lang == "zh" else "zh")
@@ -821,9 +811,7 @@ def _tg_text(text: str) -> tuple[str | list[object], list[dict[str, str]]]:
     if not text:
         return "", []
     parts = [p for p in _ENTITY_RE.split(text) if p]
-    entities = [
-        {"type": _ENTITY_TYPE[p[0]] if _ENTITY_RE.fullmatch(p) else "plain", "text": p} for p in parts
-    ]
+    entities = [{"type": _ENTITY_TYPE[p[0]] if _ENTITY_RE.fullmatch(p) else "plain", "text": p} for p in parts]
     if len(entities) == 1 and entities[0]["type"] == "plain":
         return text, entities
     return [e["text"] if e["type"] == "plain" else e for e in entities], entities
@@ -904,8 +892,6 @@ def write_telegram_export(world: World, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="\n") as fh:
         json.dump(doc, fh, ensure_ascii=False, indent=1)
-
-
 
 
 def _hex(*parts: object) -> str:

@@ -106,9 +106,7 @@ def test_constant_feature_gives_nan_and_p_one_quietly() -> None:
 
 def test_q_values_adjust_across_all_rows() -> None:
     """It computes q over every feature and lag together, so q >= p everywhere."""
-    out = lead_lag(
-        planted().assign(other=np.random.default_rng(9).normal(size=104)), ["buzz", "other"], n_boot=100
-    )
+    out = lead_lag(planted().assign(other=np.random.default_rng(9).normal(size=104)), ["buzz", "other"], n_boot=100)
     assert len(out) == 18
     assert (out["q_value"] >= out["p_value"] - 1e-15).all()
 

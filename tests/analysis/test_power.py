@@ -65,8 +65,21 @@ def test_export_round_trip_matches_the_direct_frames_and_finds_the_lead(tmp_path
     prices = world_prices(world, SYMBOL, MARKET)
     via_files = weekly_from_messages(exported, prices, scorer, now)
     direct = weekly_from_messages(world_messages(simulate_world(weeks, seed, 1.0)), prices, scorer, now)
-    counts = ["messages", "active_authors", "new_authors", "joins", "joins_invite", "joins_link", "joins_qr",
-              "joins_self", "leaves", "interactive_posts", "content_posts", "bullish_count", "bearish_count"]
+    counts = [
+        "messages",
+        "active_authors",
+        "new_authors",
+        "joins",
+        "joins_invite",
+        "joins_link",
+        "joins_qr",
+        "joins_self",
+        "leaves",
+        "interactive_posts",
+        "content_posts",
+        "bullish_count",
+        "bearish_count",
+    ]
     pd.testing.assert_frame_equal(via_files[counts], direct[counts])
     relations = analyse_weekly(via_files, target=TARGET, n_boot=0, predict=False, granger_tests=False)["relations"]
     assert planted_effect_found(relations)

@@ -18,13 +18,7 @@ from sentiment.errors import EncodingError, ParseError
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "chats"
 GROUP = FIXTURES / "memotrace_group.csv"
 SAMPLE = (
-    Path(__file__).parents[2]
-    / ".."
-    / "shared"
-    / "samples"
-    / "chat"
-    / "wechat"
-    / "memotrace_csv_fixture_socialclaw.csv"
+    Path(__file__).parents[2] / ".." / "shared" / "samples" / "chat" / "wechat" / "memotrace_csv_fixture_socialclaw.csv"
 )
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -185,8 +179,7 @@ def test_invalid_utf8_far_into_file(tmp_path: Path) -> None:
     """It finds the exact line of an invalid byte beyond the decoder's first chunk."""
     header = GROUP.read_bytes().split(b"\r\n")[0]
     rows = [
-        f"{i},48,1,0,0,{1709546400 + i},2,message {i},2024-03-04 18:00:00,A,A,wxid_a".encode()
-        for i in range(1, 3000)
+        f"{i},48,1,0,0,{1709546400 + i},2,message {i},2024-03-04 18:00:00,A,A,wxid_a".encode() for i in range(1, 3000)
     ]
     rows[1999] = rows[1999].replace(b"message", b"mess\xc3\x28age")
     path = tmp_path / "big.csv"

@@ -16,9 +16,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 pytestmark = pytest.mark.flow
 
 
-def test_demo_end_to_end_twice(
-    tmp_path: Path, prefect_harness: None, capfd: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_end_to_end_twice(tmp_path: Path, prefect_harness: None, capfd: pytest.CaptureFixture[str]) -> None:
     """The demo writes a lake DuckDB reads and the three report files; a second run adds no rows."""
     lake, reports = tmp_path / "lake", tmp_path / "reports"
     argv = ["--lake", str(lake), "--reports", str(reports), "demo", "--sample", str(SAMPLE)]

@@ -18,10 +18,22 @@ def kline_rows(start_ms: int, step_ms: int, count: int, skip: frozenset[int] = f
             continue
         close = 100.0 + i
         opened = start_ms + i * step_ms
-        rows.append([
-            opened, f"{close - 1.0:.8f}", f"{close + 0.5:.8f}", f"{close - 1.5:.8f}", f"{close:.8f}",
-            "10.00000000", opened + step_ms - 1, f"{close * 10:.8f}", 42, "4.00000000", f"{close * 4:.8f}", "0",
-        ])
+        rows.append(
+            [
+                opened,
+                f"{close - 1.0:.8f}",
+                f"{close + 0.5:.8f}",
+                f"{close - 1.5:.8f}",
+                f"{close:.8f}",
+                "10.00000000",
+                opened + step_ms - 1,
+                f"{close * 10:.8f}",
+                42,
+                "4.00000000",
+                f"{close * 4:.8f}",
+                "0",
+            ]
+        )
     return rows
 
 

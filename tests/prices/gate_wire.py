@@ -16,10 +16,18 @@ def wire_rows(start_s: int, step_s: int, count: int, skip: frozenset[int] = froz
         if i in skip:
             continue
         close = 100.0 + i
-        rows.append([
-            str(start_s + i * step_s), f"{close * 10:.2f}", f"{close:.1f}", f"{close + 0.5:.1f}",
-            f"{close - 1.5:.1f}", f"{close - 1.0:.1f}", "10.0", "true",
-        ])
+        rows.append(
+            [
+                str(start_s + i * step_s),
+                f"{close * 10:.2f}",
+                f"{close:.1f}",
+                f"{close + 0.5:.1f}",
+                f"{close - 1.5:.1f}",
+                f"{close - 1.0:.1f}",
+                "10.0",
+                "true",
+            ]
+        )
     return rows
 
 

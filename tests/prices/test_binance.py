@@ -24,8 +24,20 @@ START = pd.Timestamp("2024-01-01", tz="UTC")
 T0 = int(START.timestamp() * 1000)
 FAST = {"max_retries": 4, "base_delay": 0.001}
 # A spot kline row exactly as ccxt's binance.py documents Binance's response (fetch_ohlcv comment).
-CCXT_DOC_ROW = [1591478520000, "0.02501300", "0.02501800", "0.02500000", "0.02500000", "22.19000000",
-                1591478579999, "0.55490906", 40, "10.92900000", "0.27336462", "0"]
+CCXT_DOC_ROW = [
+    1591478520000,
+    "0.02501300",
+    "0.02501800",
+    "0.02500000",
+    "0.02500000",
+    "22.19000000",
+    1591478579999,
+    "0.55490906",
+    40,
+    "10.92900000",
+    "0.27336462",
+    "0",
+]
 
 
 def get(url: str) -> tuple[int, Any]:
@@ -37,8 +49,9 @@ def get(url: str) -> tuple[int, Any]:
 
 
 def kline_queries(plan: ReplayPlan) -> list[dict[str, str]]:
-    return [{k: v[-1] for k, v in parse_qs(urlsplit(p).query).items()}
-            for p in plan.requests if urlsplit(p).path == KLINES]
+    return [
+        {k: v[-1] for k, v in parse_qs(urlsplit(p).query).items()} for p in plan.requests if urlsplit(p).path == KLINES
+    ]
 
 
 def test_make_exchange_loads_only_spot_markets_in_one_request(binance_root: Path) -> None:
@@ -53,7 +66,11 @@ def test_make_exchange_loads_only_spot_markets_in_one_request(binance_root: Path
     assert {"BTC/USDT", "ETH/USDT", "VIRTUAL/USDT"} <= set(exchange.symbols)
     btc = exchange.market("BTC/USDT")
     assert (btc["spot"], btc["id"], btc["precision"]["price"], btc["precision"]["amount"]) == (
-        True, "BTCUSDT", 0.01, 1e-05)
+        True,
+        "BTCUSDT",
+        0.01,
+        1e-05,
+    )
     assert exchange.market("LUNA/USDT")["active"] is False
 
 
@@ -65,8 +82,7 @@ def test_ccxt_parses_the_documented_kline_row(binance_root: Path) -> None:
         exchange = make_exchange("binance", url, rate_limit_ms=1)
         parsed = exchange.fetch_ohlcv("ETH/USDT", "1m", 1591478520000, 1)
     assert parsed == [[1591478520000, 0.025013, 0.025018, 0.025, 0.025, 22.19]]
-    assert kline_queries(plan) == [
-        {"symbol": "ETHUSDT", "interval": "1m", "limit": "1", "startTime": "1591478520000"}]
+    assert kline_queries(plan) == [{"symbol": "ETHUSDT", "interval": "1m", "limit": "1", "startTime": "1591478520000"}]
 
 
 def test_klines_window_rules(binance_root: Path) -> None:
@@ -101,7 +117,13 @@ def test_klines_errors_are_binance_shaped(binance_root: Path) -> None:
         ]
         status, one = get(f"{url}/api/v3/exchangeInfo?symbol=ETHUSDT")
     assert [(s, body["code"]) for s, body in answers] == [
-        (400, -1130), (400, -1121), (400, -1120), (400, -1023), (400, -1102), (400, -1121)]
+        (400, -1130),
+        (400, -1121),
+        (400, -1120),
+        (400, -1023),
+        (400, -1102),
+        (400, -1121),
+    ]
     assert (status, [m["symbol"] for m in one["symbols"]]) == (200, ["ETHUSDT"])
 
 
@@ -141,14 +163,24 @@ def test_binance_429_is_retried_and_a_long_outage_names_the_failed_page(binance_
     now = START + pd.Timedelta(hours=1500)
     plan = ReplayPlan(faults=["429"], fault_path=KLINES, now_s=now.timestamp())
     with serve_recorded(binance_root, plan) as url:
-        assert len(fetch_candles(make_exchange("binance", url, rate_limit_ms=1), "BTC/USDT", "1h", START,
-                                 now=now, **FAST)) == 1500
+        assert (
+            len(fetch_candles(make_exchange("binance", url, rate_limit_ms=1), "BTC/USDT", "1h", START, now=now, **FAST))
+            == 1500
+        )
     assert plan.count(KLINES) == 3
     plan = ReplayPlan(faults=["ok"] + ["reset"] * 3, fault_path=KLINES, now_s=now.timestamp())
     pages: list[int] = []
     with serve_recorded(binance_root, plan) as url, pytest.raises(ExchangeUnavailableError) as caught:
-        fetch_candles(make_exchange("binance", url, rate_limit_ms=1), "BTC/USDT", "1h", START, now=now,
-                      max_retries=2, base_delay=0.001, on_page=lambda page: pages.append(len(page)))
+        fetch_candles(
+            make_exchange("binance", url, rate_limit_ms=1),
+            "BTC/USDT",
+            "1h",
+            START,
+            now=now,
+            max_retries=2,
+            base_delay=0.001,
+            on_page=lambda page: pages.append(len(page)),
+        )
     assert pages == [1000]
     assert caught.value.since == T0 + 1000 * HOUR_MS
     assert "binance BTC/USDT since 2024-02-11T16:00:00Z" in str(caught.value)

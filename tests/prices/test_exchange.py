@@ -31,8 +31,7 @@ def gate(root: Path, plan: ReplayPlan) -> Iterator[object]:
 
 def candle_queries(plan: ReplayPlan) -> list[dict[str, str]]:
     return [
-        {k: v[-1] for k, v in parse_qs(urlsplit(p).query).items()}
-        for p in plan.requests if urlsplit(p).path == CANDLES
+        {k: v[-1] for k, v in parse_qs(urlsplit(p).query).items()} for p in plan.requests if urlsplit(p).path == CANDLES
     ]
 
 
@@ -77,8 +76,9 @@ def test_paginates_long_hourly_history_in_1000_candle_windows(gate_root: Path) -
     plan = ReplayPlan(now_s=now.timestamp())
     seen: list[int] = []
     with gate(gate_root, plan) as exchange:
-        prices = fetch_candles(exchange, "BTC/USDT", "1h", START, now=now,
-                               progress=lambda n, _cursor: seen.append(n), **FAST)
+        prices = fetch_candles(
+            exchange, "BTC/USDT", "1h", START, now=now, progress=lambda n, _cursor: seen.append(n), **FAST
+        )
     queries = candle_queries(plan)
     assert len(queries) == 3
     for q in queries:
@@ -123,8 +123,9 @@ def test_gives_up_after_bounded_retries(gate_root: Path) -> None:
     write_candles(gate_root, "BTC_USDT", "1d", wire_rows(START_S, DAY, 10))
     plan = ReplayPlan(faults=["500"] * 10, fault_path=CANDLES)
     with gate(gate_root, plan) as exchange, pytest.raises(ExchangeUnavailableError) as caught:
-        fetch_candles(exchange, "BTC/USDT", "1d", START, now=START + pd.Timedelta(days=10),
-                      max_retries=2, base_delay=0.001)
+        fetch_candles(
+            exchange, "BTC/USDT", "1d", START, now=START + pd.Timedelta(days=10), max_retries=2, base_delay=0.001
+        )
     assert plan.count(CANDLES) == 3
     err = caught.value
     assert (err.exchange, err.symbol, err.since) == ("gate", "BTC/USDT", START_S * 1000)
@@ -157,19 +158,27 @@ def test_drops_open_candle_and_reports_gap(gate_root: Path) -> None:
     assert prices["ts"].max() == pd.Timestamp("2024-03-09", tz="UTC")
     assert len(prices) == 7
     gaps = candle_gaps(prices)
-    assert gaps[["gap_start", "gap_end", "missing"]].to_dict("records") == [{
-        "gap_start": pd.Timestamp("2024-03-05", tz="UTC"),
-        "gap_end": pd.Timestamp("2024-03-06", tz="UTC"),
-        "missing": 2,
-    }]
+    assert gaps[["gap_start", "gap_end", "missing"]].to_dict("records") == [
+        {
+            "gap_start": pd.Timestamp("2024-03-05", tz="UTC"),
+            "gap_end": pd.Timestamp("2024-03-06", tz="UTC"),
+            "missing": 2,
+        }
+    ]
 
 
 def test_until_is_exclusive(gate_root: Path) -> None:
     """It returns candles opening before until, not the one opening at until."""
     now = pd.Timestamp("2024-03-10 12:00", tz="UTC")
     with gate(gate_root, ReplayPlan()) as exchange:
-        prices = fetch_candles(exchange, "VIRTUAL/USDT", "1d", pd.Timestamp("2024-03-01", tz="UTC"),
-                               pd.Timestamp("2024-03-04", tz="UTC"), now=now)
+        prices = fetch_candles(
+            exchange,
+            "VIRTUAL/USDT",
+            "1d",
+            pd.Timestamp("2024-03-01", tz="UTC"),
+            pd.Timestamp("2024-03-04", tz="UTC"),
+            now=now,
+        )
     assert prices["ts"].dt.day.tolist() == [1, 2, 3]
 
 
@@ -181,8 +190,7 @@ def test_nothing_new_costs_only_the_market_load(gate_root: Path) -> None:
         prices = fetch_candles(exchange, "VIRTUAL/USDT", "1d", pd.Timestamp("2024-03-10", tz="UTC"), now=now)
     assert prices.empty
     assert list(prices.columns) == [c.name for c in TABLES["prices"]]
-    assert [urlsplit(p).path for p in plan.requests] == [
-        "/api/v4/margin/currency_pairs", "/api/v4/spot/currency_pairs"]
+    assert [urlsplit(p).path for p in plan.requests] == ["/api/v4/margin/currency_pairs", "/api/v4/spot/currency_pairs"]
 
 
 def test_unoffered_timeframe_is_a_price_error_before_any_candle_request(gate_root: Path) -> None:

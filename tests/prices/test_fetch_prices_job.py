@@ -30,8 +30,16 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def settings(lake: Path, url: str, exchange: str, *symbols: str, timeframe: str = "1h") -> Settings:
-    return load_settings(lake=lake, api_url=url, exchange=exchange, timeframe=timeframe, since=date(2024, 1, 1),
-                         symbols=symbols, fetch_retries=2, retry_base_delay=0.001)
+    return load_settings(
+        lake=lake,
+        api_url=url,
+        exchange=exchange,
+        timeframe=timeframe,
+        since=date(2024, 1, 1),
+        symbols=symbols,
+        fetch_retries=2,
+        retry_base_delay=0.001,
+    )
 
 
 def stored(lake: Path, symbol: str) -> pd.DataFrame:
@@ -58,8 +66,7 @@ def test_interrupted_run_keeps_its_pages_and_the_rerun_resumes_then_asks_nothing
     resumed = ReplayPlan(now_s=now.timestamp())
     with serve_recorded(tmp_path, resumed) as url:
         written = jobs.fetch_prices(settings(lake, url, "gate", "BTC/USDT"), now=now, symbols=["BTC/USDT"])
-    froms = [int(parse_qs(urlsplit(p).query)["from"][0]) for p in resumed.requests
-             if urlsplit(p).path == GATE_CANDLES]
+    froms = [int(parse_qs(urlsplit(p).query)["from"][0]) for p in resumed.requests if urlsplit(p).path == GATE_CANDLES]
     assert froms == [START_S + 1000 * HOUR, START_S + 2000 * HOUR]
     assert written == {"BTC/USDT": 1600}
     btc = stored(lake, "BTC/USDT")
@@ -70,11 +77,9 @@ def test_interrupted_run_keeps_its_pages_and_the_rerun_resumes_then_asks_nothing
         jobs.fetch_prices(settings(lake, url, "gate", "ETH/USDT"), now=now, symbols=["ETH/USDT"])
     idle = ReplayPlan(now_s=now.timestamp())
     with serve_recorded(tmp_path, idle) as url:
-        written = jobs.fetch_prices(settings(lake, url, "gate", "BTC/USDT"), now=now,
-                                    symbols=["BTC/USDT", "ETH/USDT"])
+        written = jobs.fetch_prices(settings(lake, url, "gate", "BTC/USDT"), now=now, symbols=["BTC/USDT", "ETH/USDT"])
     assert written == {"BTC/USDT": 0, "ETH/USDT": 0}
-    assert [urlsplit(p).path for p in idle.requests] == [
-        "/api/v4/margin/currency_pairs", "/api/v4/spot/currency_pairs"]
+    assert [urlsplit(p).path for p in idle.requests] == ["/api/v4/margin/currency_pairs", "/api/v4/spot/currency_pairs"]
 
 
 def test_binance_rerun_resumes_and_idle_rerun_makes_one_request(gate_root: Path, binance_root: Path) -> None:
@@ -90,15 +95,17 @@ def test_binance_rerun_resumes_and_idle_rerun_makes_one_request(gate_root: Path,
     assert len(stored(lake, "BTC/USDT")) == 1000
     resumed = ReplayPlan(now_s=now.timestamp())
     with serve_recorded(root, resumed) as url:
-        written = jobs.fetch_prices(settings(lake, url, "binance", "BTC/USDT"), now=now,
-                                    symbols=["BTC/USDT", "ETH/USDT"])
+        written = jobs.fetch_prices(
+            settings(lake, url, "binance", "BTC/USDT"), now=now, symbols=["BTC/USDT", "ETH/USDT"]
+        )
     assert written == {"BTC/USDT": 200, "ETH/USDT": 1200}
     starts = [parse_qs(urlsplit(p).query)["startTime"][0] for p in resumed.requests if urlsplit(p).path == KLINES]
     assert starts[0] == str((START_S + 1000 * HOUR) * 1000)
     idle = ReplayPlan(now_s=now.timestamp())
     with serve_recorded(root, idle) as url:
-        assert jobs.fetch_prices(settings(lake, url, "binance", "BTC/USDT"), now=now,
-                                 symbols=["BTC/USDT", "ETH/USDT"]) == {"BTC/USDT": 0, "ETH/USDT": 0}
+        assert jobs.fetch_prices(
+            settings(lake, url, "binance", "BTC/USDT"), now=now, symbols=["BTC/USDT", "ETH/USDT"]
+        ) == {"BTC/USDT": 0, "ETH/USDT": 0}
     assert idle.requests == ["/api/v3/exchangeInfo"]
 
 
@@ -110,12 +117,14 @@ def test_cli_fetches_several_symbols_until_a_day_and_reports_gaps(
     gate_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """It fetches each --symbol up to --until (inclusive day), prints counts and the gap, and fills nothing."""
-    write_candles(gate_root, "BTC_USDT", "1d", wire_rows(int(pd.Timestamp("2024-03-01", tz="UTC").timestamp()),
-                                                          86400, 20))
+    write_candles(
+        gate_root, "BTC_USDT", "1d", wire_rows(int(pd.Timestamp("2024-03-01", tz="UTC").timestamp()), 86400, 20)
+    )
     lake = gate_root / "lake"
     with serve_recorded(gate_root) as url:
-        code = cli(lake, url, "--exchange", "gate", "--symbol", "VIRTUAL/USDT", "--symbol", "BTC/USDT",
-                   "--until", "2024-03-08")
+        code = cli(
+            lake, url, "--exchange", "gate", "--symbol", "VIRTUAL/USDT", "--symbol", "BTC/USDT", "--until", "2024-03-08"
+        )
     printed = capsys.readouterr().out
     assert code == 0
     assert "gate VIRTUAL/USDT 1d: 6 new candles" in printed
@@ -130,19 +139,43 @@ def test_cli_network_failure_exits_1_with_one_line_naming_exchange_symbol_since(
     """It retries 500s with backoff (SENTIMENT_FETCH_RETRIES), then exits 1 printing one error line (run as a
     real process, so no log handler left by other tests can add lines)."""
     plan = ReplayPlan(faults=["500"] * 5, fault_path=GATE_CANDLES)
-    env = {**os.environ, "SENTIMENT_FETCH_RETRIES": "1", "SENTIMENT_RETRY_BASE_DELAY": "0.001",
-           "PYTHONPATH": os.pathsep.join([str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env = {
+        **os.environ,
+        "SENTIMENT_FETCH_RETRIES": "1",
+        "SENTIMENT_RETRY_BASE_DELAY": "0.001",
+        "PYTHONPATH": os.pathsep.join([str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
     with serve_recorded(gate_root, plan) as url:
         done = subprocess.run(
-            [sys.executable, "-m", "sentiment", "--lake", str(gate_root / "lake"), "fetch-prices", "--api-url", url,
-             "--since", "2024-03-01", "--symbol", "VIRTUAL/USDT", "--until", "2024-03-08"],
-            capture_output=True, text=True, env=env, cwd=gate_root, timeout=120, check=False)
+            [
+                sys.executable,
+                "-m",
+                "sentiment",
+                "--lake",
+                str(gate_root / "lake"),
+                "fetch-prices",
+                "--api-url",
+                url,
+                "--since",
+                "2024-03-01",
+                "--symbol",
+                "VIRTUAL/USDT",
+                "--until",
+                "2024-03-08",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=gate_root,
+            timeout=120,
+            check=False,
+        )
     assert done.returncode == 1
     assert plan.count(GATE_CANDLES) == 2
     # Python's last-resort handler shows the retry warning; the failure itself is exactly one line.
     assert done.stderr.splitlines() == [
         "gate VIRTUAL/USDT: ExchangeNotAvailable, retry 1/1 in 0.00s",
-        'error: gate VIRTUAL/USDT since 2024-03-01T00:00:00Z: ExchangeNotAvailable after 2 attempts: '
+        "error: gate VIRTUAL/USDT since 2024-03-01T00:00:00Z: ExchangeNotAvailable after 2 attempts: "
         'gate {"label":"SERVER_ERROR","message":"Internal server error"}',
     ]
 

@@ -35,8 +35,22 @@ def test_ccxt_parses_recorded_gate_candle_like_ccxt_own_fixture(tmp_path: Path) 
     pair = symbol.replace("/", "_")
     (tmp_path / "gate").mkdir()
     (tmp_path / "gate" / "spot_currency_pairs.json").write_text(
-        json.dumps([{"id": pair, "base": "BTC", "quote": "USDT", "fee": "0.2", "amount_precision": 6,
-                     "precision": 1, "trade_status": "tradable", "buy_start": 0}]), encoding="utf-8")
+        json.dumps(
+            [
+                {
+                    "id": pair,
+                    "base": "BTC",
+                    "quote": "USDT",
+                    "fee": "0.2",
+                    "amount_precision": 6,
+                    "precision": 1,
+                    "trade_status": "tradable",
+                    "buy_start": 0,
+                }
+            ]
+        ),
+        encoding="utf-8",
+    )
     write_candles(tmp_path, pair, timeframe, case["httpResponse"])
     plan = ReplayPlan()
     with serve_recorded(tmp_path, plan) as url:
@@ -72,8 +86,9 @@ def test_from_and_to_are_inclusive(gate_root: Path) -> None:
     """It returns the candles whose open time lies in [from, to], both ends included, as wire rows."""
     write_candles(gate_root, "BTC_USDT", "1d", wire_rows(T0, DAY, 10))
     with serve_recorded(gate_root) as url:
-        status, rows = get(f"{url}/api/v4/spot/candlesticks?currency_pair=BTC_USDT&interval=1d"
-                           f"&from={T0 + DAY}&to={T0 + 3 * DAY}")
+        status, rows = get(
+            f"{url}/api/v4/spot/candlesticks?currency_pair=BTC_USDT&interval=1d&from={T0 + DAY}&to={T0 + 3 * DAY}"
+        )
     assert status == 200
     assert [r[0] for r in rows] == [str(T0 + DAY), str(T0 + 2 * DAY), str(T0 + 3 * DAY)]
     assert all(isinstance(v, str) for r in rows for v in r) and len(rows[0]) == 8
@@ -109,8 +124,9 @@ def test_exactly_1000_points_is_allowed(gate_root: Path) -> None:
     """It accepts the 1000-point window ccxt asks for (to = from + 999 intervals)."""
     write_candles(gate_root, "BTC_USDT", "1d", wire_rows(T0, DAY, 1200))
     with serve_recorded(gate_root, ReplayPlan(now_s=T0 + 1200 * DAY)) as url:
-        status, rows = get(f"{url}/api/v4/spot/candlesticks?currency_pair=BTC_USDT&interval=1d"
-                           f"&from={T0}&to={T0 + 999 * DAY}")
+        status, rows = get(
+            f"{url}/api/v4/spot/candlesticks?currency_pair=BTC_USDT&interval=1d&from={T0}&to={T0 + 999 * DAY}"
+        )
     assert (status, len(rows)) == (200, 1000)
 
 

@@ -14,16 +14,23 @@ from sentiment.prices import candle_gaps, weekly_bars
 LOG2 = math.log(2)
 
 
-def daily(
-    symbol: str, closes: dict[str, float], *, exchange: str = "gate", timeframe: str = "1d"
-) -> pd.DataFrame:
+def daily(symbol: str, closes: dict[str, float], *, exchange: str = "gate", timeframe: str = "1d") -> pd.DataFrame:
     ts = pd.to_datetime(list(closes), utc=True).astype("datetime64[us, UTC]")
     close = list(closes.values())
-    return pd.DataFrame({
-        "exchange": exchange, "symbol": symbol, "timeframe": timeframe, "ts": ts,
-        "open": close, "high": close, "low": close, "close": close, "volume": 1.0,
-        "fetched_at": pd.Timestamp("2024-04-01", tz="UTC"),
-    })
+    return pd.DataFrame(
+        {
+            "exchange": exchange,
+            "symbol": symbol,
+            "timeframe": timeframe,
+            "ts": ts,
+            "open": close,
+            "high": close,
+            "low": close,
+            "close": close,
+            "volume": 1.0,
+            "fetched_at": pd.Timestamp("2024-04-01", tz="UTC"),
+        }
+    )
 
 
 def days(first: str, n: int, value: float) -> dict[str, float]:
@@ -31,9 +38,14 @@ def days(first: str, n: int, value: float) -> dict[str, float]:
 
 
 # Weeks start Monday 2024-03-04, 03-11, 03-18; the last has only two candles.
-VIRTUAL = {**days("2024-03-04", 6, 1.0), "2024-03-10": 2.0,
-           **days("2024-03-11", 6, 3.0), "2024-03-17": 4.0,
-           "2024-03-18": 4.0, "2024-03-19": 2.0}
+VIRTUAL = {
+    **days("2024-03-04", 6, 1.0),
+    "2024-03-10": 2.0,
+    **days("2024-03-11", 6, 3.0),
+    "2024-03-17": 4.0,
+    "2024-03-18": 4.0,
+    "2024-03-19": 2.0,
+}
 BTC = {**days("2024-03-04", 7, 100.0), **days("2024-03-11", 7, 110.0), **days("2024-03-18", 7, 121.0)}
 
 
@@ -61,10 +73,8 @@ def test_weekly_returns_and_next_return(bars: pd.DataFrame) -> None:
 
 def test_excess_return_is_over_the_market_symbol(bars: pd.DataFrame) -> None:
     """It subtracts BTC/USDT's log return of the same week; the market's own excess is 0."""
-    assert bars.loc[("VIRTUAL/USDT", week("2024-03-11")), "excess_log_return"] == pytest.approx(
-        LOG2 - math.log(1.1))
-    assert bars.loc[("VIRTUAL/USDT", week("2024-03-18")), "excess_log_return"] == pytest.approx(
-        -LOG2 - math.log(1.1))
+    assert bars.loc[("VIRTUAL/USDT", week("2024-03-11")), "excess_log_return"] == pytest.approx(LOG2 - math.log(1.1))
+    assert bars.loc[("VIRTUAL/USDT", week("2024-03-18")), "excess_log_return"] == pytest.approx(-LOG2 - math.log(1.1))
     assert bars.loc["BTC/USDT", "excess_log_return"].iloc[1:].tolist() == [0.0, 0.0]
 
 
@@ -102,8 +112,7 @@ def test_uses_daily_candles_only_and_refuses_mixed_exchanges() -> None:
     hourly = daily("X/USDT", {"2024-03-04": 9.0}, timeframe="1h")
     with pytest.raises(AnalysisError, match="no daily"):
         weekly_bars(hourly)
-    twice = pd.concat([daily("X/USDT", {"2024-03-04": 1.0}),
-                       daily("X/USDT", {"2024-03-04": 1.1}, exchange="binance")])
+    twice = pd.concat([daily("X/USDT", {"2024-03-04": 1.0}), daily("X/USDT", {"2024-03-04": 1.1}, exchange="binance")])
     with pytest.raises(AnalysisError, match="keep one exchange"):
         weekly_bars(twice)
 
@@ -117,10 +126,13 @@ def test_market_absent_leaves_excess_empty() -> None:
 
 def test_candle_gaps_per_series() -> None:
     """It reports each hole between a series' candles with its first and last missing open time."""
-    prices = pd.concat([
-        daily("A/USDT", {"2024-03-01": 1, "2024-03-02": 1, "2024-03-05": 1, "2024-03-07": 1}),
-        daily("B/USDT", days("2024-03-01", 5, 1.0)),
-    ], ignore_index=True)
+    prices = pd.concat(
+        [
+            daily("A/USDT", {"2024-03-01": 1, "2024-03-02": 1, "2024-03-05": 1, "2024-03-07": 1}),
+            daily("B/USDT", days("2024-03-01", 5, 1.0)),
+        ],
+        ignore_index=True,
+    )
     gaps = candle_gaps(prices)
     assert gaps.drop(columns=["exchange", "timeframe"]).to_dict("records") == [
         {"symbol": "A/USDT", "gap_start": week("2024-03-03"), "gap_end": week("2024-03-04"), "missing": 2},

@@ -30,9 +30,15 @@ def test_weekly_table_has_excess_over_btc_and_next_week_return(tmp_path: Path) -
     VIRTUAL's minus BTC/USDT's weekly log return and whose next_log_return is the following week's return,
     from candles fetched through ccxt."""
     anchor, weekday = "sunday", 6
-    settings = load_settings(lake=tmp_path / "lake", exchange="gate", symbols=("VIRTUAL/USDT",),
-                             since=date(2024, 1, 1), week_starts_on=anchor, tz="Asia/Shanghai",
-                             retry_base_delay=0.001)
+    settings = load_settings(
+        lake=tmp_path / "lake",
+        exchange="gate",
+        symbols=("VIRTUAL/USDT",),
+        since=date(2024, 1, 1),
+        week_starts_on=anchor,
+        tz="Asia/Shanghai",
+        retry_base_delay=0.001,
+    )
     with serve_recorded(SAMPLE / "exchange") as url:
         written = jobs.fetch_prices(settings.model_copy(update={"api_url": url}), now=NOW)
     assert written["VIRTUAL/USDT"] > 300 and written["BTC/USDT"] > 300
@@ -44,8 +50,9 @@ def test_weekly_table_has_excess_over_btc_and_next_week_return(tmp_path: Path) -
     assert (table.index.day_of_week == weekday).all() and (table.index == table.index.floor("D")).all()
 
     lake = Lake(settings.lake)
-    virtual = expected_weekly_returns(lake.read("SELECT * FROM prices WHERE symbol = 'VIRTUAL/USDT' ORDER BY ts"),
-                                      weekday)
+    virtual = expected_weekly_returns(
+        lake.read("SELECT * FROM prices WHERE symbol = 'VIRTUAL/USDT' ORDER BY ts"), weekday
+    )
     btc = expected_weekly_returns(lake.read("SELECT * FROM prices WHERE symbol = 'BTC/USDT' ORDER BY ts"), weekday)
     weeks = table.index
     np.testing.assert_allclose(table["log_return"], virtual.reindex(weeks), equal_nan=True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import pickle
+from pathlib import Path
 
 import jieba
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sentiment.scoring import chinese
 from sentiment.scoring.chinese import ChineseScorer
 from sentiment.scoring.lexicon import load_zh_lexicon
 from sentiment.scoring.segment import Segmenter
@@ -144,3 +146,32 @@ def test_pickled_scorer_scores_identically(scorer: ChineseScorer) -> None:
     clone = pickle.loads(pickle.dumps(scorer))
     assert [clone.polarity_scores(t) for t in sample] == before
     assert [clone.segmenter.cut(t) for t in sample] == [scorer.tokenizer.lcut(t, HMM=False) for t in sample]
+
+
+def test_saved_table_segments_like_jieba(plain: tuple[jieba.Tokenizer, Segmenter], tmp_path: Path) -> None:
+    """A table written by save() and read by from_file() (no tokenizer) gives jieba's tokens."""
+    tk, seg = plain
+    path = tmp_path / "table.npz"
+    seg.save(path)
+    loaded = Segmenter.from_file(path)
+    assert loaded.tokenizer is None
+    for text in HAND_PICKED:
+        assert loaded.cut(text) == tk.lcut(text, HMM=False)
+
+
+def test_damaged_table_file_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A truncated table file is not trusted: the scorer rebuilds it from jieba and rewrites it."""
+    path = tmp_path / "zh-segment.npz"
+    path.write_bytes(b"PK\x03\x04 truncated")
+    monkeypatch.setattr(chinese, "_table_path", lambda lexicon: path)
+    fresh = ChineseScorer()
+    assert fresh.segmenter.tokenizer is not None  # built from jieba, not from the damaged file
+    assert fresh.segmenter.cut("这个项目不太好") == fresh.tokenizer.lcut("这个项目不太好", HMM=False)
+    assert Segmenter.from_file(path).cut("别梭哈") == fresh.tokenizer.lcut("别梭哈", HMM=False)
+
+
+def test_table_folder_of_another_user_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chinese.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(chinese.os, "getuid", lambda: 12345)
+    with pytest.raises(OSError, match="another user"):
+        chinese._table_path(LEXICON)

@@ -78,8 +78,7 @@ def walk_forward(
     data = grid[[*features, target]].apply(pd.to_numeric, errors="coerce").astype(float).dropna()
     if len(data) < min_train + 5:
         raise AnalysisError(
-            f"walk-forward needs at least {min_train + 5} weeks with all features and {target} known, "
-            f"got {len(data)}"
+            f"walk-forward needs at least {min_train + 5} weeks with all features and {target} known, got {len(data)}"
         )
     x = data[features].to_numpy()
     y = data[target].to_numpy()

@@ -153,6 +153,8 @@ def _pick(path: Path, platform: str, column_map: str | None) -> str:
     with Path(path).open("rb") as fh:
         head = fh.read(_CHUNK).removeprefix(b"\xef\xbb\xbf").lstrip()
     return json_fmt if head.startswith(b"{") else csv_fmt
+
+
 def _detect_wechat(body: bytes) -> str | None:
     """The WeChat CSV/TXT variants, from the first bytes (UTF-8, or GB18030 as Excel re-saves them)."""
     for header in (PYWXDUMP_V3_HEADER, PYWXDUMP_V2_HEADER):

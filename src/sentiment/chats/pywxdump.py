@@ -156,4 +156,3 @@ def _rows(path: Path, line: int, rec: dict[str, str], tz: tzinfo) -> Iterator[di
         yield {**row, "kind": "message", "text": msg or None}
     else:
         yield {**row, "kind": "system", "text": msg or type_name or None}
-

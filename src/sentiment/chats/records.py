@@ -54,9 +54,7 @@ def raw_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     frame[_STRINGS] = frame[_STRINGS].astype("str")
     for col, default in _DEFAULTS.items():
         frame[col] = frame[col].astype("boolean").fillna(default).astype(bool)
-    frame["ts"] = pd.to_datetime(frame["ts"].astype("int64"), unit="s", utc=True).astype(
-        "datetime64[us, UTC]"
-    )
+    frame["ts"] = pd.to_datetime(frame["ts"].astype("int64"), unit="s", utc=True).astype("datetime64[us, UTC]")
     frame["reactions"] = frame["reactions"].astype("Int32")
     frame["source_record"] = frame["source_record"].astype("int64")
     return frame

@@ -111,9 +111,7 @@ def _stream_rows(
         raise _syntax_error(path, reader, exc, where) from exc
 
 
-def _single_chat(
-    path: Path, tz: tzinfo, meta: dict[str, Any], rejects: Rejects | None
-) -> Iterator[dict[str, Any]]:
+def _single_chat(path: Path, tz: tzinfo, meta: dict[str, Any], rejects: Rejects | None) -> Iterator[dict[str, Any]]:
     base = _chat_base(path, meta)
     with CheckedUtf8Reader(path, "UTF-8 (Telegram exports are UTF-8)") as second:
         record = 0
@@ -192,9 +190,7 @@ def _syntax_error(path: Path, reader: CheckedUtf8Reader, exc: Exception, where: 
     if reader.total <= _EXACT_ERROR_BYTES:
         _load_json(path)  # raises the exact ParseError/EncodingError (line and column) for files that fit in RAM
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return ParseError(
-        path, f"invalid JSON after {where}: {detail} (truncated export?)", line=reader.newlines + 1
-    )
+    return ParseError(path, f"invalid JSON after {where}: {detail} (truncated export?)", line=reader.newlines + 1)
 
 
 def _load_json(path: Path) -> Any:
@@ -212,9 +208,7 @@ def _load_json(path: Path) -> Any:
         ) from exc
 
 
-def _message_rows(
-    path: Path, base: dict[str, Any], record: int, msg: Any, tz: tzinfo
-) -> Iterator[dict[str, Any]]:
+def _message_rows(path: Path, base: dict[str, Any], record: int, msg: Any, tz: tzinfo) -> Iterator[dict[str, Any]]:
     where = f"chat {base['chat_name'] or base['chat_id']!r}, message record {record}"
     if not isinstance(msg, dict):
         raise ParseError(path, f"{where}: not a JSON object")
@@ -246,18 +240,14 @@ def _seconds(path: Path, where: str, msg: Mapping[str, Any], tz: tzinfo) -> int:
         local = datetime.fromisoformat(str(msg["date"])).replace(tzinfo=tz)
         return int(local.timestamp())
     except (TypeError, ValueError) as exc:
-        raise ParseError(
-            path, f"{where}: unreadable date {msg.get('date_unixtime', msg.get('date'))!r}"
-        ) from exc
+        raise ParseError(path, f"{where}: unreadable date {msg.get('date_unixtime', msg.get('date'))!r}") from exc
 
 
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list):
-        return "".join(
-            p if isinstance(p, str) else str(p.get("text", "")) for p in value if isinstance(p, str | dict)
-        )
+        return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in value if isinstance(p, str | dict))
     return ""
 
 

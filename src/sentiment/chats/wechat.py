@@ -123,8 +123,7 @@ def _records(path: Path, encoding: str = "utf-8-sig") -> Iterator[tuple[int, dic
                     elif len(fields) < _MIN_FIELDS:
                         raise ParseError(
                             path,
-                            f"record has {len(fields)} fields, expected at least "
-                            f"{_MIN_FIELDS} of {len(header)}",
+                            f"record has {len(fields)} fields, expected at least {_MIN_FIELDS} of {len(header)}",
                             line=start,
                         )
                     else:
@@ -138,9 +137,7 @@ def _records(path: Path, encoding: str = "utf-8-sig") -> Iterator[tuple[int, dic
         try:
             data[bom:].decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise decode_error(
-                path, data, bom + exc.start, "UTF-8 (MemoTrace CSVs are UTF-8 with BOM)"
-            ) from exc
+            raise decode_error(path, data, bom + exc.start, "UTF-8 (MemoTrace CSVs are UTF-8 with BOM)") from exc
         raise  # pragma: no cover - the streaming decoder and a whole-file decode disagree only on a bug
 
 
@@ -287,9 +284,7 @@ def _joined(members: str, inviter: str | None, method: str = "invite") -> System
     head = re.match(r"^(?:you and |你和\s*)(.*)$", found[0]) if found else None
     if head:
         found[0:1] = [SELF_KEY, head.group(1).strip().strip('"“”')]
-    return SystemEvent(
-        "join", tuple(_who(m) for m in found), method, None if inviter is None else _who(inviter)
-    )
+    return SystemEvent("join", tuple(_who(m) for m in found), method, None if inviter is None else _who(inviter))
 
 
 _RULES: tuple[tuple[re.Pattern[str], Any], ...] = tuple(

@@ -115,9 +115,7 @@ def read_wechatmsg_txt(path: Path, tz: tzinfo) -> pd.DataFrame:
     base = {"platform": PLATFORM, "chat_id": chat_id, "chat_name": chat_name, "source_file": path.name}
     # A record starts at a header line that opens the file or follows a blank line.
     starts = [
-        i
-        for i, line in enumerate(lines)
-        if WECHATMSG_HEADER.match(line) and (i == 0 or not lines[i - 1].strip())
+        i for i, line in enumerate(lines) if WECHATMSG_HEADER.match(line) and (i == 0 or not lines[i - 1].strip())
     ]
     if not starts and text.strip():
         raise ParseError(path, "not a WeChatMsg TXT export: no '{time} {name}' header line", line=1)

@@ -57,9 +57,7 @@ def read_candles_csv(
     return frame[PRICE_COLUMNS]
 
 
-def _read_rows(
-    path: Path, reader: csv.Reader, step: pd.Timedelta
-) -> tuple[list[list[float]], list[pd.Timestamp]]:
+def _read_rows(path: Path, reader: csv.Reader, step: pd.Timedelta) -> tuple[list[list[float]], list[pd.Timestamp]]:
     header = next(reader, None)
     if header is None:
         raise ParseError(path, "empty file: expected a header with ts, open, high, low, close, volume", 1)
@@ -85,11 +83,14 @@ def _read_rows(
         values = [_number(path, line, name, record[i]) for name, i in zip(VALUE_COLUMNS, value_at, strict=True)]
         _check_candle(path, line, *values)
         if stamps and ts <= stamps[-1]:
-            raise ParseError(path, f"time {ts.isoformat()} does not come after the previous row's "
-                                   f"{stamps[-1].isoformat()} (rows must be sorted, each time once)", line)
+            raise ParseError(
+                path,
+                f"time {ts.isoformat()} does not come after the previous row's "
+                f"{stamps[-1].isoformat()} (rows must be sorted, each time once)",
+                line,
+            )
         if stamps and ts - stamps[-1] < step:
-            raise ParseError(path, f"time {ts.isoformat()} is less than one timeframe after the previous row",
-                             line)
+            raise ParseError(path, f"time {ts.isoformat()} is less than one timeframe after the previous row", line)
         stamps.append(ts)
         rows.append(values)
     if not rows:
@@ -128,5 +129,8 @@ def _check_candle(path: Path, line: int, open_: float, high: float, low: float, 
         raise ParseError(path, f"volume {volume} is negative", line)
     if not low <= min(open_, close) <= max(open_, close) <= high:
         raise ParseError(
-            path, f"inconsistent candle: need low <= open, close <= high, got open {open_} high {high} "
-                  f"low {low} close {close}", line)
+            path,
+            f"inconsistent candle: need low <= open, close <= high, got open {open_} high {high} "
+            f"low {low} close {close}",
+            line,
+        )

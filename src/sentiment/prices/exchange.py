@@ -150,9 +150,7 @@ def fetch_candles(
     while cursor < end_ms:
         call.since_ms = cursor
         # ccxt turns `until` into Gate's inclusive `to` (seconds), Binance's `endTime` (ms); end_ms is excluded.
-        page = call(
-            exchange.fetch_ohlcv, unified, timeframe, cursor, page_limit, {"until": end_ms - 1}
-        )
+        page = call(exchange.fetch_ohlcv, unified, timeframe, cursor, page_limit, {"until": end_ms - 1})
         wanted = [r for r in page if r[0] is not None and cursor <= r[0] < end_ms]
         fresh = {int(r[0]): r for r in wanted if int(r[0]) not in rows}
         rows.update(fresh)
@@ -171,9 +169,7 @@ def fetch_candles(
 class _Caller:
     """Runs ccxt calls, retrying ccxt.OperationFailed (NetworkError and kin) with bounded, jittered backoff."""
 
-    def __init__(
-        self, exchange: ccxt.Exchange, symbol: str, since_ms: int, retries: int, base: float
-    ) -> None:
+    def __init__(self, exchange: ccxt.Exchange, symbol: str, since_ms: int, retries: int, base: float) -> None:
         self.exchange = exchange
         self.symbol = symbol
         self.since_ms = since_ms
@@ -195,8 +191,15 @@ class _Caller:
                     reason = f"{type(exc).__name__} after {attempt + 1} attempts: {exc}"
                     raise ExchangeUnavailableError(ex_id, self.symbol, self.since_ms, reason) from exc
                 delay = min(self.base * 2**attempt, MAX_BACKOFF_S) * random.uniform(0.5, 1.5)
-                log.warning("%s %s: %s, retry %d/%d in %.2fs", ex_id, self.symbol, type(exc).__name__,
-                            attempt + 1, self.retries, delay)
+                log.warning(
+                    "%s %s: %s, retry %d/%d in %.2fs",
+                    ex_id,
+                    self.symbol,
+                    type(exc).__name__,
+                    attempt + 1,
+                    self.retries,
+                    delay,
+                )
                 time.sleep(delay)
             except ccxt.BaseError as exc:
                 raise PriceError(ex_id, self.symbol, self.since_ms, f"{type(exc).__name__}: {exc}") from exc

@@ -43,13 +43,36 @@ Fault = Literal["ok", "429", "500", "reset"]
 
 # Gate v4 spot candlestick intervals and their length in seconds.
 GATE_INTERVALS: dict[str, int] = {
-    "1s": 1, "10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400,
-    "8h": 28800, "1d": 86400, "7d": 604800, "30d": 2592000,
+    "1s": 1,
+    "10s": 10,
+    "1m": 60,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "4h": 14400,
+    "8h": 28800,
+    "1d": 86400,
+    "7d": 604800,
+    "30d": 2592000,
 }
 # Binance spot kline intervals with a fixed length, in seconds ("1M" is left out: months vary).
 BINANCE_INTERVALS: dict[str, int] = {
-    "1s": 1, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200, "4h": 14400,
-    "6h": 21600, "8h": 28800, "12h": 43200, "1d": 86400, "3d": 259200, "1w": 604800,
+    "1s": 1,
+    "1m": 60,
+    "3m": 180,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "2h": 7200,
+    "4h": 14400,
+    "6h": 21600,
+    "8h": 28800,
+    "12h": 43200,
+    "1d": 86400,
+    "3d": 259200,
+    "1w": 604800,
 }
 BINANCE_DEFAULT_LIMIT = 500
 BINANCE_MAX_LIMIT = 1000
@@ -176,11 +199,15 @@ class _RecordedGate:
                 raise _bad_param("limit", count)
             return [r for r in rows if int(r[0]) <= end][-count:]
         if (end - start) // step + 1 > MAX_POINTS_PER_REQUEST:
-            raise _GateError(400, "INVALID_PARAM_VALUE",
-                             "Candlestick range too broad. Maximum 1000 data points are allowed per request")
+            raise _GateError(
+                400,
+                "INVALID_PARAM_VALUE",
+                "Candlestick range too broad. Maximum 1000 data points are allowed per request",
+            )
         if (now - start) // step > MAX_POINTS_AGO:
-            raise _GateError(400, "INVALID_PARAM_VALUE",
-                             "Candlestick too long ago. Maximum 10000 points ago are allowed")
+            raise _GateError(
+                400, "INVALID_PARAM_VALUE", "Candlestick too long ago. Maximum 10000 points ago are allowed"
+            )
         return [r for r in rows if start <= int(r[0]) <= end]
 
     def _rows(self, pair: str, interval: str) -> list[list[str]]:
@@ -193,8 +220,14 @@ class _RecordedBinance:
 
     prefix = "/api/v3/"
     faults: ClassVar[dict[str, tuple[int, dict[str, Any]]]] = {
-        "429": (429, {"code": -1003, "msg": "Too many requests; current limit of IP is 6000 requests per "
-                      "minute. Please use WebSocket Streams for live updates to avoid polling the API."}),
+        "429": (
+            429,
+            {
+                "code": -1003,
+                "msg": "Too many requests; current limit of IP is 6000 requests per "
+                "minute. Please use WebSocket Streams for live updates to avoid polling the API.",
+            },
+        ),
         "500": (500, {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."}),
         "405": (405, {"code": -1014, "msg": "Unsupported order combination."}),
     }
@@ -242,8 +275,9 @@ class _RecordedBinance:
     def _klines(self, query: dict[str, str]) -> list[list[Any]]:
         for key in ("symbol", "interval"):
             if not query.get(key):
-                raise _BinanceError(400, -1102, f"Mandatory parameter '{key}' was not sent, was empty/null, "
-                                                "or malformed.")
+                raise _BinanceError(
+                    400, -1102, f"Mandatory parameter '{key}' was not sent, was empty/null, or malformed."
+                )
         symbol, interval = query["symbol"], query["interval"]
         if symbol not in {m["symbol"] for m in self._info()["symbols"]}:
             raise _BinanceError(400, -1121, "Invalid symbol.")
@@ -274,8 +308,9 @@ class _RecordedBinance:
         try:
             return int(raw)
         except ValueError:
-            raise _BinanceError(400, -1100, f"Illegal characters found in parameter '{key}'; legal range is "
-                                            "'^[0-9]{1,20}$'.") from None
+            raise _BinanceError(
+                400, -1100, f"Illegal characters found in parameter '{key}'; legal range is '^[0-9]{{1,20}}$'."
+            ) from None
 
 
 def _int_param(query: dict[str, str], key: str) -> int | None:

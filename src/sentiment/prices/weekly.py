@@ -16,8 +16,15 @@ __all__ = ["WEEKLY_BAR_COLUMNS", "candle_gaps", "timeframe_to_timedelta", "weekl
 log = logging.getLogger(__name__)
 
 WEEKLY_BAR_COLUMNS = [
-    "symbol", "week_start", "close", "log_return", "next_log_return", "volatility", "volume",
-    "excess_log_return", "n_days",
+    "symbol",
+    "week_start",
+    "close",
+    "log_return",
+    "next_log_return",
+    "volatility",
+    "volume",
+    "excess_log_return",
+    "n_days",
 ]
 GAP_COLUMNS = ["exchange", "symbol", "timeframe", "gap_start", "gap_end", "missing"]
 _TIMEFRAME = re.compile(r"^(\d+)([smhdw])$")
@@ -46,10 +53,19 @@ def candle_gaps(prices: pd.DataFrame) -> pd.DataFrame:
         for end, jump in zip(ts[jumps > step], jumps[jumps > step], strict=True):
             missing = int(jump / step) - 1
             first, last = end - jump + step, end - step
-            found.append({"exchange": exchange, "symbol": symbol, "timeframe": timeframe,
-                          "gap_start": first, "gap_end": last, "missing": missing})
-            log.warning("%s %s %s: %d missing candle(s) from %s to %s", exchange, symbol, timeframe,
-                        missing, first, last)
+            found.append(
+                {
+                    "exchange": exchange,
+                    "symbol": symbol,
+                    "timeframe": timeframe,
+                    "gap_start": first,
+                    "gap_end": last,
+                    "missing": missing,
+                }
+            )
+            log.warning(
+                "%s %s %s: %d missing candle(s) from %s to %s", exchange, symbol, timeframe, missing, first, last
+            )
     gaps = pd.DataFrame(found, columns=GAP_COLUMNS)
     for col in ("gap_start", "gap_end"):
         gaps[col] = pd.to_datetime(gaps[col], utc=True).astype("datetime64[us, UTC]")
@@ -93,12 +109,14 @@ def _symbol_weeks(symbol: str, candles: pd.DataFrame, week_starts_on: str) -> pd
     close = candles["close"].astype("float64")
     consecutive = ts.diff() == pd.Timedelta(days=1)
     daily_return = np.log(close / close.shift(1)).where(consecutive)
-    frame = pd.DataFrame({
-        "week_start": week_start(ts, week_starts_on),
-        "close": close,
-        "volume": candles["volume"].astype("float64"),
-        "daily_return": daily_return,
-    })
+    frame = pd.DataFrame(
+        {
+            "week_start": week_start(ts, week_starts_on),
+            "close": close,
+            "volume": candles["volume"].astype("float64"),
+            "daily_return": daily_return,
+        }
+    )
     weeks = frame.groupby("week_start").agg(
         close=("close", "last"),
         volume=("volume", "sum"),

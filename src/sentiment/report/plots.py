@@ -51,9 +51,7 @@ def timeline_png(weekly: pd.DataFrame, symbol: str) -> bytes:
     if "mean_compound" in frame.columns:
         ax3 = ax.twinx()
         ax3.spines["right"].set_position(("axes", 1.1))
-        handles += ax3.plot(
-            weeks, frame["mean_compound"], color="tab:green", alpha=0.8, label="mean compound"
-        )
+        handles += ax3.plot(weeks, frame["mean_compound"], color="tab:green", alpha=0.8, label="mean compound")
         ax3.set_ylabel("mean compound")
     ax.legend(handles=handles, loc="upper left", fontsize="small")
     ax.set_title(f"{symbol}: price, activity and mood by week")
@@ -73,9 +71,7 @@ def leadlag_png(relations: pd.DataFrame) -> bytes:
         rows = relations[relations["feature"] == feature].sort_values("lag_weeks")
         lags = rows["lag_weeks"].to_numpy(dtype=float) + offset
         est = rows["estimate"].to_numpy(dtype=float)
-        err = np.vstack(
-            [est - rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float) - est]
-        )
+        err = np.vstack([est - rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float) - est])
         ax.errorbar(lags, est, yerr=np.nan_to_num(err), marker="o", ms=3, capsize=2, lw=1, label=feature)
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="grey", lw=0.8, ls=":")

@@ -108,9 +108,7 @@ def write_report(
         "md": out_dir / "report.md",
         "metrics": out_dir / "metrics.json",
     }
-    paths["metrics"].write_text(
-        json.dumps(json_safe(metrics), indent=2, allow_nan=False) + "\n", encoding="utf-8"
-    )
+    paths["metrics"].write_text(json.dumps(json_safe(metrics), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     figures = {
         "timeline": timeline_png(weekly, symbol),
         "leadlag": leadlag_png(relations),

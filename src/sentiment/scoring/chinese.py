@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
+import os
 import re
+import tempfile
+from pathlib import Path
 
 from sentiment.scoring.lexicon import ZhLexicon, load_zh_lexicon, normalise_emoji
 from sentiment.scoring.segment import Segmenter
@@ -17,6 +22,8 @@ ALPHA = 15.0  # VADER's normalisation constant: compound = s / sqrt(s^2 + alpha)
 _BOUNDARY = frozenset("，。！？；：,.!?;:…~～\n")
 _SKIP = re.compile(r"^[\s\W_]+$")
 _CACHE_LIMIT = 200_000
+TABLE_FORMAT = 1  # bump when the saved segmentation table's layout or meaning changes
+log = logging.getLogger(__name__)
 
 
 class ChineseScorer:
@@ -62,9 +69,25 @@ class ChineseScorer:
 
     @property
     def segmenter(self) -> Segmenter:
-        """Built after the lexicon words are added to the tokenizer (its tables are built on first use)."""
+        """jieba's segmentation over the tokenizer with the lexicon words added.
+
+        Its table is saved once in a private folder under the system temp folder (as jieba caches its own
+        dictionary there) and read back by later processes, such as each scoring worker: that skips loading
+        jieba's dictionary (~1.5 s per process). A missing or damaged file is rebuilt from jieba.
+        """
         if self._segmenter is None:
-            self._segmenter = Segmenter(self.tokenizer)
+            path: Path | None = None
+            try:
+                path = _table_path(self.lexicon)
+                self._segmenter = Segmenter.from_file(path)
+            except (OSError, ValueError):
+                segmenter = Segmenter(self.tokenizer)
+                try:
+                    if path is not None:
+                        segmenter.save(path)
+                except OSError as exc:  # an unwritable temp folder costs speed, never correctness
+                    log.debug("could not save the segmentation table to %s: %s", path, exc)
+                self._segmenter = segmenter
         return self._segmenter
 
     def __getstate__(self) -> dict[str, object]:
@@ -176,3 +199,18 @@ def _scores(valences: list[float], *, n_other: int, text: str) -> dict[str, floa
         "pos": round(abs(pos_sum / denom), 3),
         "compound": round(compound, 4),
     }
+
+
+def _table_path(lexicon: ZhLexicon) -> Path:
+    """Where the segmentation table for this lexicon and jieba version lives, in a folder only this user owns.
+    Raises OSError when that folder cannot be made or belongs to someone else."""
+    from importlib.metadata import version
+
+    added = [w for w in (*lexicon.sentiment, *lexicon.negation, *lexicon.degree) if len(w) > 1]  # in added order
+    key = hashlib.sha256(json.dumps([version("jieba"), TABLE_FORMAT, added]).encode()).hexdigest()[:16]
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    folder = Path(tempfile.gettempdir()) / f"sentiment-{uid if uid is not None else 'user'}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if uid is not None and folder.stat().st_uid != uid:
+        raise OSError(f"{folder} belongs to another user")
+    return folder / f"zh-segment-{key}.npz"

@@ -119,14 +119,21 @@ class CryptoVader(SentimentIntensityAnalyzer):
         self._phrase_keys = tuple(sorted({max(p.split(), key=len) for p in self._phrases}))
         known = set(self.lexicon) | set(BOOSTER_DICT) | set(NEGATE)
         self._known = frozenset(known)
-        self._words: dict[str, tuple[str, str]] = {}
+        self._word_of: dict[str, str] = {}
+        self._lower_of: dict[str, str] = {}
+        self._chat_tokens: set[str] = set()
 
     # ---- preprocessing -----------------------------------------------------------------------------------
     def prepare(self, text: str) -> str:
-        """The text VADER's word rules see: masked cashtags, placeholder tokens, chat spellings resolved.
+        """The text VADER's word rules see: masked cashtags, placeholder tokens, chat spellings resolved."""
+        text = self._rewrite(text)
+        if not self._chat_tokens.isdisjoint(self._tokens(text.split())[2]):
+            text = self._chat_words(text)
+        return text.strip()
 
-        Each rewrite runs only when a cheap check (a character or substring test) says it could change something.
-        """
+    def _rewrite(self, text: str) -> str:
+        """:meth:`prepare` up to the chat spellings. Each rewrite runs only when a cheap check (a character or
+        substring test) says it could change something."""
         if _NEEDS_NORMALISING.search(text):
             text = normalise_emoji(text)
             if _ZWJ in text:
@@ -135,15 +142,33 @@ class CryptoVader(SentimentIntensityAnalyzer):
                 text = text.replace(_ZWJ, " ")
         if "$" in text:
             text = CASHTAG.sub(CASHTAG_TOKEN, text)
-        folded = text.casefold()
-        if self._phrase_re is not None and any(map(folded.__contains__, self._phrase_keys)):
+        if self._phrase_re is not None and any(map(text.casefold().__contains__, self._phrase_keys)):
             text = self._phrase_re.sub(lambda m: f" {self._phrases[_phrase_key(m.group())]} ", text)
         if not text.isascii():
             text = self._emoji_re.sub(self._emoji_name, text)
-            folded = text.casefold()  # emoji names are words too ("zany face")
-        if _ELONGATED.search(folded) or not _CHAT_WORDS.isdisjoint(folded.split()):
-            text = self._chat_words(text)
-        return text.strip()
+        return text
+
+    def _tokens(self, tokens: list[str]) -> tuple[list[str], list[str], list[str]]:
+        """For whitespace tokens: VADER's punctuation-stripped words, their lower case, and the tokens themselves
+        (after recording in ``_chat_tokens`` those a chat-spelling rule applies to: an elongated word or a chat
+        negation/intensifier). Cached per distinct token: chat reuses few words."""
+        words_of, lower_of = self._word_of, self._lower_of
+        words = list(map(words_of.get, tokens))
+        if None in words:
+            if len(words_of) + len(tokens) > _WORD_CACHE_LIMIT:
+                words_of.clear()
+                lower_of.clear()
+                self._chat_tokens.clear()
+            for token in tokens:
+                if token not in words_of:
+                    word = _strip_punc_if_word(token)
+                    words_of[token] = word
+                    lower_of[token] = word.lower()
+                    low = token.lower()
+                    if low in _CHAT_WORDS or _ELONGATED.search(low):
+                        self._chat_tokens.add(token)
+            words = list(map(words_of.get, tokens))
+        return words, list(map(lower_of.get, tokens)), tokens  # type: ignore[return-value]
 
     def _emoji_name(self, match: re.Match[str]) -> str:
         char = match.group()
@@ -175,10 +200,11 @@ class CryptoVader(SentimentIntensityAnalyzer):
         "never", "without", ALL-CAPS emphasis) takes its lexicon valence directly, which is what VADER's rules
         compute for it.
         """
-        text = self.prepare(text)
-        forms = self._forms(text.split())
-        words = [f[0] for f in forms]
-        lower = [f[1] for f in forms]
+        text = self._rewrite(text)
+        words, lower, tokens = self._tokens(text.split())
+        if not self._chat_tokens.isdisjoint(tokens):
+            text = self._chat_words(text)
+            words, lower, tokens = self._tokens(text.split())
         # ALL-CAPS emphasis needs an upper-case letter; an all-lower-case text (the usual chat message) has none.
         is_cap_diff = False if text.islower() else allcap_differential(words)
         lexicon = self.lexicon
@@ -207,21 +233,6 @@ class CryptoVader(SentimentIntensityAnalyzer):
         if "but" in lower:
             sentiments = self._but_check(lower, sentiments)
         return _score_valence(sentiments, text)
-
-    def _forms(self, tokens: list[str]) -> list[tuple[str, str]]:
-        """(VADER's punctuation-stripped token, its lower case) for each token, cached: chat reuses few words."""
-        cache = self._words
-        out = []
-        for token in tokens:
-            form = cache.get(token)
-            if form is None:
-                word = _strip_punc_if_word(token)
-                form = (word, word.lower())
-                if len(cache) >= _WORD_CACHE_LIMIT:
-                    cache.clear()
-                cache[token] = form
-            out.append(form)
-        return out
 
     def _valence(self, words: list[str], lower: list[str], i: int, is_cap_diff: bool, idioms: bool = True) -> float:
         """VADER's ``sentiment_valence`` for the lexicon word at ``i`` (``idioms=False``: the text has none)."""
@@ -327,10 +338,15 @@ def _negated(word: str) -> bool:
 
 
 def _score_valence(sentiments: list[float], text: str) -> dict[str, float]:
-    """VADER's ``score_valence``, the same arithmetic in one function (no per-call method lookups)."""
+    """VADER's ``score_valence``: the same arithmetic in the same order, in one function, and a text whose words are
+    all neutral answered at once."""
     if not sentiments:
         return {"neg": 0.0, "neu": 0.0, "pos": 0.0, "compound": 0.0}
-    sum_s = float(sum(sentiments))
+    nonzero = [x for x in sentiments if x]
+    if not nonzero:
+        return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
+    neu_count = len(sentiments) - len(nonzero)
+    sum_s = float(sum(nonzero))  # the zeros add nothing
     ep_count = text.count("!")
     amplifier = (4 if ep_count > 4 else ep_count) * 0.292
     qm_count = text.count("?")
@@ -344,14 +360,11 @@ def _score_valence(sentiments: list[float], text: str) -> dict[str, float]:
     compound = -1.0 if compound < -1.0 else (1.0 if compound > 1.0 else compound)
     pos_sum = 0.0
     neg_sum = 0.0
-    neu_count = 0
-    for score in sentiments:
+    for score in nonzero:
         if score > 0:
             pos_sum += float(score) + 1
-        if score < 0:
+        else:
             neg_sum += float(score) - 1
-        if score == 0:
-            neu_count += 1
     if pos_sum > math.fabs(neg_sum):
         pos_sum += amplifier
     elif pos_sum < math.fabs(neg_sum):

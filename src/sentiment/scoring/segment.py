@@ -8,9 +8,13 @@ and repeated blocks answered from a bounded cache.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from math import log
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+import numpy as np
 from jieba import re_han_default, re_skip_default
 
 if TYPE_CHECKING:
@@ -34,13 +38,48 @@ class Segmenter:
     Not thread-safe; not picklable (jieba's tokenizer holds a lock): owners drop it when pickled, rebuild it after.
     """
 
-    def __init__(self, tokenizer: jieba.Tokenizer, cache_limit: int = CACHE_LIMIT) -> None:
+    def __init__(self, tokenizer: jieba.Tokenizer | None, cache_limit: int = CACHE_LIMIT) -> None:
         self.tokenizer = tokenizer
         self.cache_limit = cache_limit
         self._table: dict[str, float] | None = None
         self._fallback = 0.0  # jieba's log(1) - logtotal for a character that is no word
         self._stamp: tuple[int, int] = (0, 0)
         self._cache: dict[str, tuple[str, ...]] = {}
+
+    @classmethod
+    def from_file(cls, path: Path, cache_limit: int = CACHE_LIMIT) -> Segmenter:
+        """A segmenter over a table saved by :meth:`save` (no jieba tokenizer needed: ~0.3 s instead of ~1.5 s to
+        load jieba's dictionary). Raises OSError when the file cannot be read, ValueError when it is damaged."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                words = bytes(data["words"]).decode("utf-8").split("\n")
+                values = data["logp"].tolist()
+                fallback = float(data["fallback"])
+        except OSError:
+            raise
+        except Exception as exc:  # a damaged archive fails in many ways (BadZipFile, EOFError, KeyError, ...)
+            raise ValueError(f"{path}: not a segmentation table ({exc})") from exc
+        if len(words) != len(values):
+            raise ValueError(f"{path}: {len(words)} words but {len(values)} values")
+        seg = cls(None, cache_limit)
+        seg._table = dict(zip(words, [_PREFIX if v != v else v for v in values], strict=True))
+        seg._fallback = fallback
+        return seg
+
+    def save(self, path: Path) -> None:
+        """Write the table (building it first if needed) atomically to ``path`` (an ``.npz`` file, no pickle)."""
+        table = self._table if self._table is not None else self._build()
+        words = "\n".join(table).encode("utf-8")
+        logp = np.fromiter((float("nan") if v is _PREFIX else v for v in table.values()), "float64", len(table))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, words=np.frombuffer(words, dtype="uint8"), logp=logp, fallback=np.float64(self._fallback))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def reset(self) -> None:
         """Forget the table and the cache (rebuilt on the next ``cut``)."""
@@ -49,6 +88,8 @@ class Segmenter:
 
     def _build(self) -> dict[str, float]:
         tk = self.tokenizer
+        if tk is None:
+            raise RuntimeError("a segmenter read from a file has no tokenizer to rebuild its table from")
         tk.check_initialized()
         logtotal = log(tk.total)
         by_freq: dict[int, float] = {}  # words sharing a frequency share one float object
@@ -71,7 +112,7 @@ class Segmenter:
         """The tokens of ``text``, as ``tokenizer.lcut(text, HMM=False)`` gives them."""
         tk = self.tokenizer
         table = self._table
-        if table is None or self._stamp != (tk.total, len(tk.FREQ)):
+        if table is None or (tk is not None and self._stamp != (tk.total, len(tk.FREQ))):
             table = self._build()
         cache = self._cache
         out: list[str] = []
