@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -64,6 +65,18 @@ def test_parallel_and_in_process_agree() -> None:
     multi = analyse_texts(texts, LexiconScorer(), facts, workers=2, min_parallel=10)
     pd.testing.assert_frame_equal(single, multi)
     assert list(single.index) == list(texts.index)
+
+
+@pytest.mark.parametrize("make", [LexiconScorer, VaderScorer])
+def test_batch_rows_equal_score_one(make) -> None:  # type: ignore[no-untyped-def]
+    """analyse_texts' batch path (arrays, vectorised labels) gives exactly score_one's dict for every text."""
+    texts = ["gm", "🚀🚀 $VIRTUAL", "要涨了吗", "not bullish", "привет", "", "  ", "rekt?", "SO BULLISH!!", "别梭哈"]
+    scorer = make()
+    out = analyse_texts(pd.Series(texts), scorer, workers=1)
+    for text, (_, row) in zip(texts, out.iterrows(), strict=True):
+        expected = scorer.score_one(text)
+        got = {c: (None if isinstance(v, float) and np.isnan(v) else v) for c, v in row.items()}
+        assert got == expected, text
 
 
 def test_version_tracks_the_lexicon_files(monkeypatch: pytest.MonkeyPatch) -> None:

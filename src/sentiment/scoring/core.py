@@ -43,6 +43,9 @@ RESULT_COLUMNS = ("compound", "pos", "neu", "neg", "label", "lang")
 EXTRA_COLUMNS = ("mentions", "is_question", "has_link")
 MIN_PARALLEL = 100_000  # texts; below this, starting worker processes costs more than it saves
 
+_FLOATS = ("compound", "pos", "neu", "neg")
+_LABEL_CODE = {label: i for i, label in enumerate(LABELS)}
+_NO_SCORES = (float("nan"),) * 4
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _ANY_LETTER = re.compile(r"[^\W\d_]")
@@ -52,7 +55,7 @@ def detect_lang(text: str | None) -> str:
     """A cheap script check: ``zh`` (any Han character), ``en`` (Latin words), ``other``, or ``none`` (no text)."""
     if not text or not text.strip():
         return "none"
-    if _CJK.search(text):
+    if not text.isascii() and _CJK.search(text):
         return "zh"
     if _LATIN_WORD.search(text):
         return "en"
@@ -71,6 +74,15 @@ def label_for(compound: float | None) -> str:
     if compound <= BEARISH_AT:
         return "bearish"
     return "neutral"
+
+
+def label_codes(compound: np.ndarray) -> np.ndarray:
+    """``label_for`` over an array, as codes into ``LABELS`` (uint8)."""
+    codes = np.full(len(compound), _LABEL_CODE["neutral"], dtype="uint8")
+    codes[compound >= BULLISH_AT] = _LABEL_CODE["bullish"]
+    codes[compound <= BEARISH_AT] = _LABEL_CODE["bearish"]
+    codes[np.isnan(compound)] = _LABEL_CODE["unscored"]
+    return codes
 
 
 def _unscored(lang: str) -> dict[str, object]:
@@ -105,6 +117,16 @@ class BaseScorer:
     def warm(self) -> None:
         """Build whatever is built lazily (called once per worker process)."""
         self.score_one("warm up 好")
+
+    def score_arrays(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """The batch as arrays: an (n, 4) float64 array of compound, pos, neu, neg (NaN when unscored), label codes
+        into ``LABELS`` (uint8) and the lang of each text."""
+        rows = self.score_many(texts)
+        values = np.array([[np.nan if r[c] is None else r[c] for c in _FLOATS] for r in rows], dtype="float64").reshape(
+            len(rows), 4
+        )
+        labels = np.array([_LABEL_CODE[r["label"]] for r in rows], dtype="uint8")
+        return values, labels, [str(r["lang"]) for r in rows]
 
     def score_texts(self, texts: pd.Series) -> pd.DataFrame:
         """compound, pos, neu, neg, label, lang for each text, aligned to ``texts``' index."""
@@ -169,10 +191,25 @@ class LexiconScorer(BaseScorer):
             return _scored(self.chinese.polarity_scores(text), lang)
         return _unscored(lang)
 
+    def score_arrays(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """:meth:`score_one` for a batch without a dict per text; labels from compound, as ``label_for`` gives."""
+        english, chinese = self.english.polarity_scores, self.chinese.polarity_scores
+        langs = [detect_lang(t) for t in texts]
+        rows: list[tuple[float, float, float, float]] = []
+        for text, lang in zip(texts, langs, strict=True):
+            if lang == "en":
+                s = english(text)
+            elif lang == "zh":
+                s = chinese(text)
+            else:
+                rows.append(_NO_SCORES)
+                continue
+            rows.append((s["compound"], s["pos"], s["neu"], s["neg"]))
+        values = np.array(rows, dtype="float64").reshape(len(rows), 4)
+        return values, label_codes(values[:, 0]), langs
+
 
 # ---- distinct texts, optionally across processes -------------------------------------------------------------
-_FLOATS = ("compound", "pos", "neu", "neg")
-_LABEL_CODE = {label: i for i, label in enumerate(LABELS)}
 _WORKER: tuple[BaseScorer, MessageFacts | None] | None = None
 
 
@@ -180,13 +217,11 @@ def _columns(scorer: BaseScorer, facts: MessageFacts | None, texts: list[str]) -
     """Scores (and facts) of ``texts`` as columns: float64 arrays (NaN when unscored), label codes into ``LABELS``,
     and object arrays for lang and mentions. Columns pickle compactly and concatenate without a Python loop."""
     with _gc_paused():
-        rows = scorer.score_many(texts)
+        values, labels, langs = scorer.score_arrays(texts)
         found = [facts.of(t) for t in texts] if facts is not None else None
-    out: dict[str, np.ndarray] = {
-        c: np.array([np.nan if r[c] is None else r[c] for r in rows], dtype="float64") for c in _FLOATS
-    }
-    out["label"] = np.array([_LABEL_CODE[r["label"]] for r in rows], dtype="uint8")
-    out["lang"] = _objects([r["lang"] for r in rows])
+    out: dict[str, np.ndarray] = {c: values[:, i].copy() for i, c in enumerate(_FLOATS)}
+    out["label"] = labels
+    out["lang"] = _objects(langs)
     if found is not None:
         out["mentions"] = _objects([f[0] for f in found])
         out["is_question"] = np.array([f[1] for f in found], dtype=bool)
@@ -239,9 +274,15 @@ def _ready() -> None:
 
 def _start_pool(scorer: BaseScorer, facts: MessageFacts | None, workers: int) -> ProcessPoolExecutor:
     """Worker processes that build their analyzers while the caller is still finding the distinct texts."""
-    method = "forkserver" if "forkserver" in _start_methods() else "spawn"
+    if "forkserver" in _start_methods():
+        context = get_context("forkserver")
+        # Workers fork from a server that imported this package once, rather than each importing it (~1 s).
+        # (Takes effect when this process starts its fork server, i.e. on its first pool.)
+        context.set_forkserver_preload(["sentiment.scoring"])
+    else:
+        context = get_context("spawn")
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=get_context(method), initializer=_init_worker, initargs=(scorer, facts)
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(scorer, facts)
     )
     pool.submit(_ready)  # processes start on the first submission
     return pool
