@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# Before anything imports prefect: it creates PREFECT_HOME at import time.
+# Before anything imports prefect: it creates PREFECT_HOME at import time. Removed when the test run ends.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="sentiment-prefect-")
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
