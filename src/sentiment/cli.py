@@ -66,6 +66,12 @@ def _now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").floor("s")
 
 
+# Options shared by several commands, declared once.
+ScorerOption = Annotated[str | None, typer.Option(help="lexicon | vader | trained [default lexicon].")]
+SkipBadRecordsOption = Annotated[bool, typer.Option(help="Store bad records in the rejects table instead of failing.")]
+RedactOption = Annotated[bool, typer.Option(help="Mask phone numbers, e-mails and wallet addresses in message text.")]
+
+
 # ---- chats -----------------------------------------------------------------------------------------------
 @app.command("ingest-chat")
 def ingest_chat(
@@ -80,13 +86,9 @@ def ingest_chat(
         str | None,
         typer.Option("--map", help="Generic CSV/JSONL columns: ts=COL,author=COL,text=COL[,id=COL,chat=COL]."),
     ] = None,
-    scorer: Annotated[str | None, typer.Option(help="lexicon | vader | trained [default lexicon].")] = None,
-    skip_bad_records: Annotated[
-        bool, typer.Option(help="Store bad records in the rejects table instead of failing.")
-    ] = False,
-    redact: Annotated[
-        bool, typer.Option(help="Mask phone numbers, e-mails and wallet addresses in message text.")
-    ] = False,
+    scorer: ScorerOption = None,
+    skip_bad_records: SkipBadRecordsOption = False,
+    redact: RedactOption = False,
 ) -> None:
     """Parse chat exports, pseudonymise authors, append new messages to the lake and score them."""
     from sentiment import jobs
@@ -313,13 +315,9 @@ def run(
     dask_address: Annotated[
         str | None, typer.Option(help="Dask scheduler (tcp://host:8786); default a temporary local cluster.")
     ] = None,
-    scorer: Annotated[str | None, typer.Option(help="lexicon | vader | trained [default lexicon].")] = None,
-    skip_bad_records: Annotated[
-        bool, typer.Option(help="Store bad records in the rejects table instead of failing.")
-    ] = False,
-    redact: Annotated[
-        bool, typer.Option(help="Mask phone numbers, e-mails and wallet addresses in message text.")
-    ] = False,
+    scorer: ScorerOption = None,
+    skip_bad_records: SkipBadRecordsOption = False,
+    redact: RedactOption = False,
 ) -> None:
     """Run the weekly Prefect flow on your own exports; prints the report path(s)."""
     symbols = list(symbol or [])

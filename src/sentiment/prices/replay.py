@@ -114,30 +114,26 @@ class ReplayPlan:
         return time.time() if self.now_s is None else self.now_s
 
 
-class _GateError(Exception):
-    """A Gate-style API error: HTTP status plus ``{"label", "message"}`` body."""
+class _ApiError(Exception):
+    """An exchange API error: the HTTP status and the JSON body that exchange sends with it."""
 
-    def __init__(self, status: int, label: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(str(body))
         self.status = status
-        self.label = label
-        self.message = message
+        self._body = body
 
     def body(self) -> dict[str, Any]:
-        return {"label": self.label, "message": self.message}
+        return self._body
 
 
-class _BinanceError(Exception):
-    """A Binance-style API error: HTTP status plus ``{"code", "msg"}`` body."""
+def _gate_error(status: int, label: str, message: str) -> _ApiError:
+    """Gate's error body: ``{"label", "message"}``."""
+    return _ApiError(status, {"label": label, "message": message})
 
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(msg)
-        self.status = status
-        self.code = code
-        self.msg = msg
 
-    def body(self) -> dict[str, Any]:
-        return {"code": self.code, "msg": self.msg}
+def _binance_error(status: int, code: int, msg: str) -> _ApiError:
+    """Binance's error body: ``{"code", "msg"}``."""
+    return _ApiError(status, {"code": code, "msg": msg})
 
 
 class _RecordedGate:
@@ -164,24 +160,24 @@ class _RecordedGate:
             return _read_json(margin) if margin.is_file() else []
         if path == "/api/v4/spot/candlesticks":
             return self._candles(query)
-        raise _GateError(404, "NOT_FOUND", f"Not found: {path}")
+        raise _gate_error(404, "NOT_FOUND", f"Not found: {path}")
 
     def _pairs(self) -> list[dict[str, Any]]:
         path = self.dir / "spot_currency_pairs.json"
         if not path.is_file():
-            raise _GateError(404, "NOT_FOUND", "no recorded currency pairs")
+            raise _gate_error(404, "NOT_FOUND", "no recorded currency pairs")
         return _read_json(path)
 
     def _pair(self, pair: str) -> dict[str, Any]:
         for item in self._pairs():
             if item.get("id") == pair:
                 return item
-        raise _GateError(400, "INVALID_CURRENCY_PAIR", f"Invalid currency pair {pair}")
+        raise _gate_error(400, "INVALID_CURRENCY_PAIR", f"Invalid currency pair {pair}")
 
     def _candles(self, query: dict[str, str]) -> list[list[str]]:
         pair = query.get("currency_pair")
         if not pair:
-            raise _GateError(400, "MISSING_REQUIRED_PARAM", "Missing required parameter: currency_pair")
+            raise _gate_error(400, "MISSING_REQUIRED_PARAM", "Missing required parameter: currency_pair")
         self._pair(pair)
         interval = query.get("interval", DEFAULT_INTERVAL)
         if interval not in GATE_INTERVALS:
@@ -199,13 +195,13 @@ class _RecordedGate:
                 raise _bad_param("limit", count)
             return [r for r in rows if int(r[0]) <= end][-count:]
         if (end - start) // step + 1 > MAX_POINTS_PER_REQUEST:
-            raise _GateError(
+            raise _gate_error(
                 400,
                 "INVALID_PARAM_VALUE",
                 "Candlestick range too broad. Maximum 1000 data points are allowed per request",
             )
         if (now - start) // step > MAX_POINTS_AGO:
-            raise _GateError(
+            raise _gate_error(
                 400, "INVALID_PARAM_VALUE", "Candlestick too long ago. Maximum 10000 points ago are allowed"
             )
         return [r for r in rows if start <= int(r[0]) <= end]
@@ -245,12 +241,12 @@ class _RecordedBinance:
             return {}
         if path == "/api/v3/time":
             return {"serverTime": int(self.plan.now() * 1000)}
-        raise _BinanceError(404, -1000, f"Not found: {path}")
+        raise _binance_error(404, -1000, f"Not found: {path}")
 
     def _info(self) -> dict[str, Any]:
         path = self.dir / "exchange_info.json"
         if not path.is_file():
-            raise _BinanceError(404, -1000, "no recorded exchange info")
+            raise _binance_error(404, -1000, "no recorded exchange info")
         info = _read_json(path)
         info["serverTime"] = int(self.plan.now() * 1000)
         return info
@@ -264,31 +260,31 @@ class _RecordedBinance:
             try:
                 wanted = [str(s) for s in json.loads(query["symbols"])]
             except (ValueError, TypeError):
-                raise _BinanceError(400, -1100, "Illegal characters found in parameter 'symbols'.") from None
+                raise _binance_error(400, -1100, "Illegal characters found in parameter 'symbols'.") from None
         if wanted is not None:
             listed = {m["symbol"]: m for m in info["symbols"]}
             if any(s not in listed for s in wanted):
-                raise _BinanceError(400, -1121, "Invalid symbol.")
+                raise _binance_error(400, -1121, "Invalid symbol.")
             info["symbols"] = [listed[s] for s in wanted]
         return info
 
     def _klines(self, query: dict[str, str]) -> list[list[Any]]:
         for key in ("symbol", "interval"):
             if not query.get(key):
-                raise _BinanceError(
+                raise _binance_error(
                     400, -1102, f"Mandatory parameter '{key}' was not sent, was empty/null, or malformed."
                 )
         symbol, interval = query["symbol"], query["interval"]
         if symbol not in {m["symbol"] for m in self._info()["symbols"]}:
-            raise _BinanceError(400, -1121, "Invalid symbol.")
+            raise _binance_error(400, -1121, "Invalid symbol.")
         if interval not in BINANCE_INTERVALS:
-            raise _BinanceError(400, -1120, "Invalid interval.")
+            raise _binance_error(400, -1120, "Invalid interval.")
         start, end, limit = (self._int(query, key) for key in ("startTime", "endTime", "limit"))
         limit = BINANCE_DEFAULT_LIMIT if limit is None else limit
         if not 1 <= limit <= BINANCE_MAX_LIMIT:
-            raise _BinanceError(400, -1130, "Data sent for parameter 'limit' is not valid.")
+            raise _binance_error(400, -1130, "Data sent for parameter 'limit' is not valid.")
         if start is not None and end is not None and start > end:
-            raise _BinanceError(400, -1023, "Start time is greater than end time.")
+            raise _binance_error(400, -1023, "Start time is greater than end time.")
         now_ms = int(self.plan.now() * 1000)
         end = now_ms if end is None else min(end, now_ms)
         rows = [r for r in self._rows(symbol, interval) if int(r[0]) <= end]
@@ -308,7 +304,7 @@ class _RecordedBinance:
         try:
             return int(raw)
         except ValueError:
-            raise _BinanceError(
+            raise _binance_error(
                 400, -1100, f"Illegal characters found in parameter '{key}'; legal range is '^[0-9]{{1,20}}$'."
             ) from None
 
@@ -323,8 +319,8 @@ def _int_param(query: dict[str, str], key: str) -> int | None:
         raise _bad_param(key, raw) from None
 
 
-def _bad_param(key: str, value: object) -> _GateError:
-    return _GateError(400, "INVALID_PARAM_VALUE", f"Invalid request parameter `{key}` value: {value}")
+def _bad_param(key: str, value: object) -> _ApiError:
+    return _gate_error(400, "INVALID_PARAM_VALUE", f"Invalid request parameter `{key}` value: {value}")
 
 
 def _read_json(path: Path) -> Any:
@@ -354,7 +350,7 @@ def _handler(gate: _RecordedGate, binance: _RecordedBinance, plan: ReplayPlan) -
             query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
             try:
                 self._send(200, api.answer(url.path, query))
-            except (_GateError, _BinanceError) as err:
+            except _ApiError as err:
                 self._send(err.status, err.body())
 
         def _refuse(self) -> None:
