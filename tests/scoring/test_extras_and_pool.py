@@ -105,3 +105,20 @@ def test_jieba_caches_outside_home(tmp_path, monkeypatch: pytest.MonkeyPatch) ->
 
     ChineseScorer().polarity_scores("要涨了")
     assert list(home.iterdir()) == []
+
+
+def test_scoring_pauses_gc_only_while_it_runs() -> None:
+    """The cyclic collector is off while a batch is scored and back on afterwards, also when scoring fails."""
+    import gc
+
+    class Failing(LexiconScorer):
+        def score_arrays(self, texts):  # type: ignore[no-untyped-def]
+            assert not gc.isenabled()
+            raise RuntimeError("boom")
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="boom"):
+        analyse_texts(pd.Series(["gm"]), Failing(), workers=1)
+    assert gc.isenabled()
+    analyse_texts(pd.Series(["gm", "rekt"]), LexiconScorer(), workers=1)
+    assert gc.isenabled()
