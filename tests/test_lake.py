@@ -240,3 +240,17 @@ def test_files_from_an_older_schema_read_with_nulls_for_new_columns(tmp_path: Pa
     frame = lake.read("SELECT ts, fetched_at FROM prices ORDER BY ts")
     assert len(frame) == 2
     assert pd.isna(frame["fetched_at"].iloc[0]) and not pd.isna(frame["fetched_at"].iloc[1])
+
+
+def test_a_query_builds_only_the_views_it_names(tmp_path: Path) -> None:
+    """A damaged file in one table fails the queries that read that table, with its name, and no other query."""
+    lake = Lake(tmp_path)
+    lake.append("prices", _prices(["2024-01-01", "2024-01-02"]))
+    lake.append("messages", _messages(["1", "2"]))
+    damaged = lake.files("messages")[0]
+    Path(damaged).write_bytes(b"not parquet")
+    assert int(lake.read("SELECT count(*) AS n FROM prices")["n"].iloc[0]) == 2
+    with pytest.raises(LakeError, match="messages"):
+        lake.read("SELECT count(*) FROM Messages")
+    with pytest.raises(LakeError, match="messages"):
+        lake.read("SELECT count(*) FROM messages_raw")

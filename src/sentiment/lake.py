@@ -50,6 +50,7 @@ import fcntl
 import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -451,21 +452,27 @@ class Lake:
         self._store.write_bytes(rel, sink.getvalue())
 
     # ---- reads -------------------------------------------------------------------------------------------
-    def connect(self) -> duckdb.DuckDBPyConnection:
+    def connect(self, sql: str | None = None) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection (TimeZone UTC) with a view per table, and ``messages`` joined to scores.
 
         Views: ``messages`` (messages + score columns), ``messages_raw``, and one per table in ``schemas.TABLES``
-        (``scores``, ``prices``, ``weekly``, ``runs``, ...).
+        (``scores``, ``prices``, ``weekly``, ``runs``, ...). Given the ``sql`` about to run, only the views it names
+        are made (each lists its files and reads their schemas, so a query pays only for the tables it reads).
         """
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        wanted = _views_named(sql) if sql is not None else None
         for table in schemas.TABLES:
             name = "messages_raw" if table == "messages" else table
+            if wanted is not None and name not in wanted:
+                continue
             try:
                 self._create_view(con, table, name)
             except duckdb.Error as exc:
                 con.close()
                 raise LakeError(self.table_dir(table), f"cannot read the table: {_first_line(exc)}") from exc
+        if wanted is not None and "messages" not in wanted:
+            return con
         score_cols = [c.name for c in schemas.TABLES["scores"] if c.name not in schemas.KEYS["scores"]]
         con.execute(
             "CREATE VIEW messages AS SELECT m.*, "
@@ -500,7 +507,7 @@ class Lake:
 
     def read(self, sql: str) -> pd.DataFrame:
         """Run ``sql`` over the lake's views and return a DataFrame."""
-        con = self.connect()
+        con = self.connect(sql)
         try:
             return con.execute(sql).df()
         except duckdb.Error as exc:
@@ -510,7 +517,7 @@ class Lake:
 
     def copy_to_parquet(self, sql: str, out: Path) -> int:
         """Write the result of ``sql`` to the local Parquet file ``out`` (streamed by DuckDB's COPY); return rows."""
-        con = self.connect()
+        con = self.connect(sql)
         target = str(out).replace("'", "''")
         try:
             con.execute(f"COPY ({sql.strip().rstrip(';')}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
@@ -522,6 +529,16 @@ class Lake:
 
     def count(self, table: str) -> int:
         return int(self.read(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0])
+
+
+def _views_named(sql: str) -> set[str]:
+    """The lake views ``sql`` may read: every view name it contains as a whole word (any case; a name inside a
+    string literal or comment only costs a view). ``messages`` needs ``messages_raw`` and ``scores`` too."""
+    names = {"messages", "messages_raw", *(t for t in schemas.TABLES if t != "messages")}
+    found = {n for n in names if re.search(rf"(?<![\w$]){n}(?![\w$])", sql, re.IGNORECASE)}
+    if "messages" in found:
+        found |= {"messages_raw", "scores"}
+    return found
 
 
 def _key_strings(table: pa.Table, keys: list[str]) -> pa.Array:
