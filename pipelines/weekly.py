@@ -92,9 +92,7 @@ def score_messages(settings: Settings | None = None) -> int:
     """Score each chat's unscored messages, one task per chat partition."""
     settings = settings or load_settings()
     chats = jobs.message_partitions(settings)
-    scored = score_chat.map(
-        unmapped(settings), [p for p, _ in chats], [c for _, c in chats], unmapped(_now())
-    )
+    scored = score_chat.map(unmapped(settings), [p for p, _ in chats], [c for _, c in chats], unmapped(_now()))
     return sum(scored.result())
 
 
