@@ -29,7 +29,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -279,7 +279,7 @@ class _RecordedBinance:
             raise _binance_error(400, -1121, "Invalid symbol.")
         if interval not in BINANCE_INTERVALS:
             raise _binance_error(400, -1120, "Invalid interval.")
-        start, end, limit = (self._int(query, key) for key in ("startTime", "endTime", "limit"))
+        start, end, limit = (_int_param(query, key, _binance_bad_int) for key in ("startTime", "endTime", "limit"))
         limit = BINANCE_DEFAULT_LIMIT if limit is None else limit
         if not 1 <= limit <= BINANCE_MAX_LIMIT:
             raise _binance_error(400, -1130, "Data sent for parameter 'limit' is not valid.")
@@ -296,27 +296,22 @@ class _RecordedBinance:
         path = self.dir / "klines" / f"{symbol}_{interval}.json"
         return _read_json(path) if path.is_file() else []
 
-    @staticmethod
-    def _int(query: dict[str, str], key: str) -> int | None:
-        raw = query.get(key)
-        if raw is None:
-            return None
-        try:
-            return int(raw)
-        except ValueError:
-            raise _binance_error(
-                400, -1100, f"Illegal characters found in parameter '{key}'; legal range is '^[0-9]{{1,20}}$'."
-            ) from None
 
-
-def _int_param(query: dict[str, str], key: str) -> int | None:
+def _int_param(query: dict[str, str], key: str, bad: Callable[[str, str], _ApiError] | None = None) -> int | None:
+    """An integer query parameter (None when absent); ``bad(key, raw)`` builds the error (default Gate's)."""
     raw = query.get(key)
     if raw is None:
         return None
     try:
         return int(raw)
     except ValueError:
-        raise _bad_param(key, raw) from None
+        raise (bad or _bad_param)(key, raw) from None
+
+
+def _binance_bad_int(key: str, raw: str) -> _ApiError:
+    return _binance_error(
+        400, -1100, f"Illegal characters found in parameter '{key}'; legal range is '^[0-9]{{1,20}}$'."
+    )
 
 
 def _bad_param(key: str, value: object) -> _ApiError:

@@ -127,7 +127,9 @@ class CryptoVader(SentimentIntensityAnalyzer):
     def prepare(self, text: str) -> str:
         """The text VADER's word rules see: masked cashtags, placeholder tokens, chat spellings resolved."""
         text = self._rewrite(text)
-        if not self._chat_tokens.isdisjoint(self._tokens(text.split())[2]):
+        tokens = text.split()
+        self._tokens(tokens)  # records which tokens a chat-spelling rule applies to
+        if not self._chat_tokens.isdisjoint(tokens):
             text = self._chat_words(text)
         return text.strip()
 
@@ -148,10 +150,10 @@ class CryptoVader(SentimentIntensityAnalyzer):
             text = self._emoji_re.sub(self._emoji_name, text)
         return text
 
-    def _tokens(self, tokens: list[str]) -> tuple[list[str], list[str], list[str]]:
-        """For whitespace tokens: VADER's punctuation-stripped words, their lower case, and the tokens themselves
-        (after recording in ``_chat_tokens`` those a chat-spelling rule applies to: an elongated word or a chat
-        negation/intensifier). Cached per distinct token: chat reuses few words."""
+    def _tokens(self, tokens: list[str]) -> tuple[list[str], list[str]]:
+        """For whitespace tokens: VADER's punctuation-stripped words and their lower case (after recording in
+        ``_chat_tokens`` those a chat-spelling rule applies to: an elongated word or a chat negation/intensifier).
+        Cached per distinct token: chat reuses few words."""
         words_of, lower_of = self._word_of, self._lower_of
         words = list(map(words_of.get, tokens))
         if None in words:
@@ -168,7 +170,7 @@ class CryptoVader(SentimentIntensityAnalyzer):
                     if low in _CHAT_WORDS or _ELONGATED.search(low):
                         self._chat_tokens.add(token)
             words = list(map(words_of.get, tokens))
-        return words, list(map(lower_of.get, tokens)), tokens  # type: ignore[return-value]
+        return words, list(map(lower_of.get, tokens))  # type: ignore[return-value]
 
     def _emoji_name(self, match: re.Match[str]) -> str:
         char = match.group()
@@ -201,10 +203,11 @@ class CryptoVader(SentimentIntensityAnalyzer):
         compute for it.
         """
         text = self._rewrite(text)
-        words, lower, tokens = self._tokens(text.split())
+        tokens = text.split()
+        words, lower = self._tokens(tokens)
         if not self._chat_tokens.isdisjoint(tokens):
             text = self._chat_words(text)
-            words, lower, tokens = self._tokens(text.split())
+            words, lower = self._tokens(text.split())
         # ALL-CAPS emphasis needs an upper-case letter; an all-lower-case text (the usual chat message) has none.
         is_cap_diff = False if text.islower() else allcap_differential(words)
         lexicon = self.lexicon
