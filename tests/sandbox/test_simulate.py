@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from sentiment.errors import ConfigError
-from sentiment.simulate import (
+from sentiment.sandbox.simulate import (
     _EN_COMMON,
     World,
     main,
@@ -26,7 +26,7 @@ from sentiment.simulate import (
 )
 
 UTC8 = timezone(timedelta(hours=8))
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE_FILES = (
     "chats/telegram/result.json",
     "chats/wechat/VIRTUAL社区/VIRTUAL社区_utf8.csv",
