@@ -224,7 +224,7 @@ def test_bundled_sample_is_what_the_documented_command_writes(tmp_path: Path) ->
         pytest.skip("no bundled sample")
     readme = (bundled / "README.md").read_text(encoding="utf-8")
     cmd = re.search(
-        r"python -m sentiment\.simulate --out data/sample (--seed (\d+) --weeks (\d+) --effect ([\d.]+))",
+        r"python -m sentiment\.sandbox\.simulate --out data/sample (--seed (\d+) --weeks (\d+) --effect ([\d.]+))",
         readme,
     )
     assert cmd, "README must state the exact generating command"
