@@ -29,7 +29,7 @@ def row(out: pd.DataFrame, feature: str, lag: int) -> pd.Series:
 
 def test_planted_lead_shows_at_positive_lag_only() -> None:
     """It finds a feature that leads the price by one week at lag_weeks = +1, not at -1 or 0."""
-    out = lead_lag(planted(), ["buzz"], n_boot=300)
+    out = lead_lag(planted(), ["buzz"])
     assert list(out.columns) == RELATION_COLUMNS
     assert sorted(out["lag_weeks"]) == list(range(-4, 5))
     lead = row(out, "buzz", 1)
@@ -48,14 +48,14 @@ def test_price_leading_community_shows_at_negative_lag() -> None:
     buzz = 0.5 * rng.normal(size=104)
     buzz[1:] += 0.7 * ret[:-1]
     frame = pd.DataFrame({"week_start": WEEKS, "buzz": buzz, "log_return": ret})
-    out = lead_lag(frame, ["buzz"], n_boot=300)
+    out = lead_lag(frame, ["buzz"])
     assert set(out.loc[out["significant"], "lag_weeks"]) == {-1}
 
 
 def test_pairs_on_calendar_weeks_when_weeks_are_missing() -> None:
     """It pairs week t with week t+k by date, so a missing week drops pairs instead of shifting them."""
     frame = planted().drop(index=[50, 51, 52]).sample(frac=1.0, random_state=0)  # holes, and shuffled rows
-    out = lead_lag(frame, ["buzz"], lags=[1], n_boot=300)
+    out = lead_lag(frame, ["buzz"], lags=[1])
     lead = row(out, "buzz", 1)
     # 101 weeks left; pairs (t, t+1) need both present: 103 pairs minus the 4 that touch weeks 50-52.
     assert lead["n"] == 99
@@ -76,7 +76,7 @@ def test_independent_noise_is_rarely_significant() -> None:
                 "log_return": rng.normal(size=104),
             }
         )
-        out = lead_lag(frame, ["a", "b"], n_boot=300, seed=seed)
+        out = lead_lag(frame, ["a", "b"])
         clean += not out["significant"].any()
     assert clean >= 4
 
@@ -84,11 +84,12 @@ def test_independent_noise_is_rarely_significant() -> None:
 def test_min_n_guard() -> None:
     """It never calls a relation significant when fewer than min_n pairs back it, however small q is."""
     frame = planted(n=20, strength=3.0)
-    out = lead_lag(frame, ["buzz"], lags=[1], n_boot=300, min_n=26)
+    out = lead_lag(frame, ["buzz"], lags=[1], min_n=26)
     lead = row(out, "buzz", 1)
-    assert lead["q_value"] < 0.05
-    assert not lead["significant"]
-    out = lead_lag(frame, ["buzz"], lags=[1], n_boot=300, min_n=10)
+    assert lead["p_value"] < 0.001  # strong, but too few pairs: not tested
+    assert np.isnan(lead["q_value"]) and not lead["significant"]
+    assert lead["ci_level"] == pytest.approx(0.95)
+    out = lead_lag(frame, ["buzz"], lags=[1], min_n=10)
     assert row(out, "buzz", 1)["significant"]
 
 
@@ -97,7 +98,7 @@ def test_constant_feature_gives_nan_and_p_one_quietly() -> None:
     frame = planted().assign(flat=3.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out = lead_lag(frame, ["flat", "buzz"], n_boot=300)
+        out = lead_lag(frame, ["flat", "buzz"])
     flat = out[out["feature"] == "flat"]
     assert flat["estimate"].isna().all() and flat["ci_low"].isna().all()
     assert (flat["p_value"] == 1.0).all()
@@ -105,24 +106,49 @@ def test_constant_feature_gives_nan_and_p_one_quietly() -> None:
 
 
 def test_q_values_adjust_across_all_rows() -> None:
-    """It computes q over every feature and lag together, so q >= p everywhere."""
-    out = lead_lag(planted().assign(other=np.random.default_rng(9).normal(size=104)), ["buzz", "other"], n_boot=100)
+    """It computes q over every feature and lag of a family together, so q >= p everywhere."""
+    out = lead_lag(planted().assign(other=np.random.default_rng(9).normal(size=104)), ["buzz", "other"])
     assert len(out) == 18
     assert (out["q_value"] >= out["p_value"] - 1e-15).all()
 
 
-def test_same_seed_same_intervals() -> None:
-    """It is reproducible: the same seed gives the same bootstrap intervals."""
-    a = lead_lag(planted(), ["buzz"], lags=[1], n_boot=200, seed=3)
-    b = lead_lag(planted(), ["buzz"], lags=[1], n_boot=200, seed=3)
-    pd.testing.assert_frame_equal(a, b)
+def test_flag_and_interval_agree_on_every_row() -> None:
+    """Flagged rows' intervals exclude 0 and unflagged rows' include it, in every family, at the row's level."""
+    from sentiment.analysis.leadlag import agrees
+
+    for seed in range(6):
+        frame = planted(seed=seed, strength=0.25 * seed)
+        frame["echo"] = frame["log_return"] + np.random.default_rng(seed).normal(size=104)  # same-week link
+        frame["noise"] = np.random.default_rng(50 + seed).normal(size=104)
+        out = lead_lag(frame, ["buzz", "echo", "noise"])
+        assert out["q_value"].notna().all()
+        assert agrees(out).all()
+        # The interval is the one of the flagged rows' level: a flagged row's p sits below 1 - ci_level.
+        assert (out.loc[out["significant"], "p_value"] < 1 - out.loc[out["significant"], "ci_level"]).all()
+        assert (out.loc[~out["significant"], "p_value"] >= 1 - out.loc[~out["significant"], "ci_level"]).all()
+
+
+def test_families_are_labelled_and_the_lead_family_is_primary() -> None:
+    """Rows carry their direction family; only the community-leads family is the primary question."""
+    out = lead_lag(planted(), ["buzz"])
+    fam = dict(zip(out["lag_weeks"], out["family"], strict=True))
+    assert fam[2] == "community_leads" and fam[0] == "same_period" and fam[-3] == "price_leads"
+    assert set(out.loc[out["primary"], "lag_weeks"]) == {1, 2, 3, 4}
+
+
+def test_interval_is_wider_than_the_plain_95_when_many_rows_are_tested() -> None:
+    """The FCR-adjusted level of an unflagged family is 1 - alpha_f / m, far above 95%."""
+    out = lead_lag(planted(seed=1, strength=0.0), ["buzz"])
+    lead = out[out["family"] == "community_leads"]
+    assert not lead["significant"].any()
+    assert np.allclose(lead["ci_level"], 1 - 0.05 * 0.5 / 4)
 
 
 def test_rejects_repeated_weeks() -> None:
     """It raises AnalysisError when a week appears twice (several scopes or symbols mixed)."""
     frame = planted()
     with pytest.raises(AnalysisError, match="repeated week_start"):
-        lead_lag(pd.concat([frame, frame]), ["buzz"], n_boot=10)
+        lead_lag(pd.concat([frame, frame]), ["buzz"])
 
 
 def test_family_qvalues_keep_a_strong_same_week_family_from_loosening_leads() -> None:

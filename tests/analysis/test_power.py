@@ -38,6 +38,7 @@ def test_planted_lead_is_found_on_at_least_80_percent_of_seeds(scorer: VaderScor
     """At n = 104 weeks and effect 0.6, a traffic feature leads next week's return significantly (BH) on >= 80%."""
     found = [run_seed(s, EFFECT, weeks=WEEKS, chat_scale=CHAT_SCALE, scorer=scorer, target=TARGET) for s in SEEDS]
     assert all(o.n >= WEEKS - 2 for o in found)
+    assert all(o.agrees for o in found)
     assert sum(o.found for o in found) / len(found) >= 0.8
 
 
@@ -48,6 +49,7 @@ def test_no_effect_world_gives_at_most_10_percent_false_claims(scorer: VaderScor
     null = [run_seed(100 + s, 0.0, weeks=WEEKS, chat_scale=CHAT_SCALE, scorer=scorer, target=TARGET) for s in SEEDS]
     assert sum(o.false_positive for o in null) / len(null) <= 0.1
     assert not any(o.found for o in null)
+    assert all(o.agrees for o in null)
 
 
 def test_export_round_trip_matches_the_direct_frames_and_finds_the_lead(tmp_path: Path, scorer: VaderScorer) -> None:

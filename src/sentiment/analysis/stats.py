@@ -12,6 +12,7 @@ __all__ = [
     "block_bootstrap_indices",
     "clark_west",
     "default_block_len",
+    "hac_spearman",
     "newey_west_variance",
     "spearman",
     "spearman_rows",
@@ -86,7 +87,7 @@ def spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
     The p-value uses the usual t approximation, t = rho * sqrt((n - 2) / (1 - rho^2)) on n - 2 degrees of
     freedom (what scipy.stats.spearmanr reports). It treats pairs as independent: serial dependence in
-    weekly series makes it somewhat optimistic, which is why reports also show block-bootstrap intervals.
+    weekly series makes it somewhat optimistic, which is why lead-lag uses :func:`hac_spearman` instead.
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -100,6 +101,33 @@ def spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         return rho, 0.0
     t = rho * math.sqrt((n - 2) / (1.0 - rho * rho))
     return rho, float(2.0 * sps.t.sf(abs(t), df=n - 2))
+
+
+def hac_spearman(x: np.ndarray, y: np.ndarray, lags: int | None = None) -> tuple[float, float]:
+    """Spearman's rho and a serial-correlation-robust standard error; (NaN, NaN) when constant or n < 4.
+
+    rho is the slope of the standardised ranks of y on those of x. Its standard error is the larger of two:
+    the Newey-West (Bartlett kernel) one, from the long-run variance of the scores zx_t * (zy_t - rho * zx_t)
+    (lags as :func:`newey_west_variance`), and the independent-pairs one, sqrt((1 - rho^2) / (n - 2)), which
+    with n - 2 degrees of freedom is scipy's t approximation. Newey-West widens the error when neighbouring
+    weeks resemble each other; alone it is biased down at n ~ 100 (on 20,000 null draws, AR(1) feature and
+    t(4) returns, n = 104, it rejected 6.7% at 5% and 0.57% at 0.2%); the larger of the two rejected 4.4% and
+    0.16%.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n = x.size
+    if n < 4:
+        return math.nan, math.nan
+    rx, ry = sps.rankdata(x), sps.rankdata(y)
+    sx, sy = rx.std(), ry.std()
+    if sx == 0 or sy == 0:
+        return math.nan, math.nan
+    zx, zy = (rx - rx.mean()) / sx, (ry - ry.mean()) / sy
+    rho = float(np.clip(np.mean(zx * zy), -1.0, 1.0))
+    independent = (1.0 - rho * rho) / (n - 2)
+    var = max(newey_west_variance(zx * (zy - rho * zx), lags) / n, independent)
+    return rho, math.sqrt(var) if var > 0 else math.nan
 
 
 def newey_west_variance(d: np.ndarray, lags: int | None = None) -> float:

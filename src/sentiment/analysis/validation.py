@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from sentiment.analysis.leadlag import agrees
 from sentiment.analysis.suite import ACTIVITY_FEATURES, TEXT_FEATURES, add_model_features, analyse_weekly
 from sentiment.features import weekly_community_features
 from sentiment.prices.weekly import weekly_bars
@@ -27,6 +28,7 @@ class SeedOutcome:
     found: bool  # the planted lead was detected
     false_positive: bool  # some relation the world does not contain was called significant
     n: int  # weeks with a known return
+    agrees: bool = True  # every row's flag agrees with its interval (issue 15's one significance rule)
 
 
 def weekly_from_messages(
@@ -88,4 +90,11 @@ def run_seed(
     weekly = weekly_from_messages(world_messages(world), prices, scorer or VaderScorer(), now)
     result = analyse_weekly(weekly, target=target, n_boot=n_boot, seed=seed, predict=False, granger_tests=False)
     relations = result["relations"]
-    return SeedOutcome(seed, effect, planted_effect_found(relations), false_positive(relations), result["n_weeks"])
+    return SeedOutcome(
+        seed,
+        effect,
+        planted_effect_found(relations),
+        false_positive(relations),
+        result["n_weeks"],
+        bool(agrees(relations).all() and relations["q_value"].notna().any()),
+    )

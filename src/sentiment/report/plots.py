@@ -59,7 +59,7 @@ def timeline_png(weekly: pd.DataFrame, symbol: str) -> bytes:
 
 
 def leadlag_png(relations: pd.DataFrame) -> bytes:
-    """Spearman estimate against lag with 95% bootstrap intervals, one line per feature."""
+    """Spearman estimate against lag with its intervals (the level that matches the flag), one line per feature."""
     fig = Figure(figsize=(10, 4.5))
     if relations.empty:
         return _no_data(fig, "Lead-lag")
@@ -78,7 +78,7 @@ def leadlag_png(relations: pd.DataFrame) -> bytes:
     ax.set_xlabel("lag_weeks k (feature of week t vs return of week t+k; k > 0: community leads)")
     ax.set_ylabel("Spearman rho")
     ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
-    ax.set_title("Lead-lag correlations with 95% block-bootstrap intervals")
+    ax.set_title("Lead-lag correlations with multiplicity-adjusted intervals")
     return _png(fig)
 
 

@@ -145,8 +145,11 @@ def standard_caveats(weekly: pd.DataFrame, relations: pd.DataFrame, coverage: Ma
         "are marked significant.",
         "Correlation is not causation: a community feature that moves before the price may share a cause "
         "with it (news, listings, the whole market moving) rather than drive it.",
-        "The Spearman p-values assume independent weeks; the block-bootstrap intervals allow for weeks that "
-        "resemble their neighbours and are the better guide.",
+        "One rule flags and bounds every relation: the p-value, the q-value, the flag and the interval come from "
+        "the same serial-correlation-robust (Newey-West) t statistic, and the interval is widened for the number "
+        "of tests (its level is in ci_level), so a flagged relation's interval excludes 0 and an unflagged "
+        "one's includes it. The community-leads family is the primary question; same-week and price-leads "
+        "rows are exploratory.",
     ]
     if coverage.get("synthetic"):
         out.insert(
@@ -218,13 +221,13 @@ class _Context:
         self.coverage.update(coverage)
 
     def relation_rows(self) -> tuple[list[str], list[list[str]]]:
-        head = ["feature", "lag_weeks", "rho", "95% CI", "p", "q", "significant", "n"]
+        head = ["feature", "lag_weeks", "rho", "CI (level)", "p", "q", "significant", "n"]
         rows = [
             [
                 str(r.feature),
                 str(int(r.lag_weeks)),
                 _fmt(r.estimate),
-                f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]",
+                f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}] ({_fmt(r.ci_level, 4)})",
                 _fmt(r.p_value, 4),
                 _fmt(r.q_value, 4),
                 "yes" if bool(r.significant) else "no",
@@ -377,9 +380,10 @@ def _html(ctx: _Context, figures: dict[str, bytes]) -> str:
 {_img(figures["timeline"], "Weekly close, messages and mean compound")}
 <h2>Lead-lag relations</h2>
 <p class="convention">{esc(LAG_CONVENTION)}.</p>
-<p>Top {len(rel_rows)} of {ctx.n_relations} feature/lag pairs, ordered by q-value (Spearman rho, 95%
-moving-block bootstrap interval; q: Benjamini-Hochberg within each direction family (community leads,
-same week, price leads), Bonferroni across the families).</p>
+<p>Top {len(rel_rows)} of {ctx.n_relations} feature/lag pairs, ordered by q-value (Spearman rho with a
+Newey-West t statistic; q: Benjamini-Hochberg within each direction family (community leads: primary;
+same week, price leads: exploratory), Bonferroni across the families; interval: false-coverage-rate adjusted
+at the level that matches the flag).</p>
 {_html_table(rel_head, rel_rows)}
 {_img(figures["leadlag"], "Lead-lag correlations with confidence intervals")}
 <h2>Out-of-sample prediction</h2>
@@ -413,9 +417,10 @@ def _markdown(ctx: _Context) -> str:
         _md_table(["item", "value"], ctx.coverage_rows()),
         "## Lead-lag relations",
         f"> {LAG_CONVENTION}.",
-        f"Top {len(rel_rows)} of {ctx.n_relations} feature/lag pairs, ordered by q-value (Spearman rho, 95% "
-        "moving-block bootstrap interval; q: Benjamini-Hochberg within each direction family (community leads, "
-        "same week, price leads), Bonferroni across the families).",
+        f"Top {len(rel_rows)} of {ctx.n_relations} feature/lag pairs, ordered by q-value (Spearman rho with a "
+        "Newey-West t statistic; q: Benjamini-Hochberg within each direction family (community leads: primary; "
+        "same week, price leads: exploratory), Bonferroni across the families; interval: false-coverage-rate "
+        "adjusted at the level that matches the flag).",
         _md_table(rel_head, rel_rows),
         "## Out-of-sample prediction",
         ctx.prediction_note(),
