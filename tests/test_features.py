@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -47,7 +48,7 @@ def week(out: pd.DataFrame, scope: str, day: str) -> dict[str, object]:
 
 def test_exact_counts_for_the_whole_community() -> None:
     """It counts posts, authors, newcomers, joins by method, leaves and mood per week for scope all."""
-    out = weekly_community_features(messages())
+    out = weekly_community_features(messages(), burn_in_weeks=0)
     w1 = week(out, "all", "2024-01-01")
     assert {
         k: w1[k]
@@ -89,7 +90,7 @@ def test_exact_counts_for_the_whole_community() -> None:
 
 def test_quiet_weeks_are_filled_with_zeros_and_nan_mood() -> None:
     """It includes weeks with no activity between the first and last week, with zero counts and NaN mood."""
-    out = weekly_community_features(messages())
+    out = weekly_community_features(messages(), burn_in_weeks=0)
     assert list(out.loc[out["scope"] == "all", "week_start"].dt.strftime("%Y-%m-%d")) == [
         "2024-01-01",
         "2024-01-08",
@@ -105,7 +106,7 @@ def test_quiet_weeks_are_filled_with_zeros_and_nan_mood() -> None:
 
 def test_per_chat_scopes() -> None:
     """It adds one scope per platform:chat_id, with new authors counted within that chat."""
-    out = weekly_community_features(messages())
+    out = weekly_community_features(messages(), burn_in_weeks=0)
     assert out.groupby("scope").size().to_dict() == {"all": 4, "telegram:c1": 4, "wechat:w1": 1}
     tg = week(out, "telegram:c1", "2024-01-08")
     assert (tg["messages"], tg["active_authors"], tg["new_authors"], tg["leaves"]) == (1, 1, 1, 1)
@@ -117,15 +118,15 @@ def test_per_chat_scopes() -> None:
 
 def test_columns_and_dtypes() -> None:
     """It returns scope, week_start (UTC) and the feature columns, with integer counts."""
-    out = weekly_community_features(messages())
+    out = weekly_community_features(messages(), burn_in_weeks=0)
     assert list(out.columns) == ["scope", "week_start", *FEATURE_COLUMNS]
     assert str(out["week_start"].dt.tz) == "UTC"
-    assert out["messages"].dtype == "int64" and out["new_authors"].dtype == "int64"
+    assert out["messages"].dtype == "int64" and str(out["new_authors"].dtype) == "Int64"  # null in the burn-in
 
 
 def test_week_anchor_is_configurable() -> None:
     """It moves a Sunday-night post into the next week when weeks start on Sunday."""
-    out = weekly_community_features(messages(), week_starts_on="sunday")
+    out = weekly_community_features(messages(), week_starts_on="sunday", burn_in_weeks=0)
     w = week(out, "all", "2024-01-07")
     assert w["joins_link"] == 1
     assert week(out, "all", "2023-12-31")["joins"] == 1
@@ -135,3 +136,29 @@ def test_empty_input_gives_empty_frame() -> None:
     """It returns an empty frame with the output columns for no messages."""
     out = weekly_community_features(messages().iloc[0:0])
     assert out.empty and list(out.columns) == ["scope", "week_start", *FEATURE_COLUMNS]
+
+
+def test_new_authors_are_censored_in_each_scopes_burn_in() -> None:
+    """It leaves new_authors, new_authors_z and spike_flag null in a scope's first weeks (every regular is
+    "new" there) and builds the z-score's baseline only from later weeks."""
+    rows = []
+    regulars = [f"r{i}" for i in range(30)]
+    for w in range(20):
+        start = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(weeks=w)
+        newcomers = [f"n{w}_{i}" for i in range(w % 3 + 1)]
+        for i, author in enumerate(regulars + newcomers):
+            rows.append(("telegram", "c1", start + pd.Timedelta(hours=i), author, "message", None, 0.1, "bullish"))
+    frame = pd.DataFrame(
+        rows, columns=["platform", "chat_id", "ts", "author_id", "kind", "join_method", "compound", "label"]
+    )
+    frame["message_id"] = [str(i) for i in range(len(frame))]
+    out = weekly_community_features(frame, per_chat=False)
+    first4, later = out.iloc[:4], out.iloc[4:]
+    assert first4["new_authors"].isna().all() and first4["spike_flag"].isna().all()
+    assert first4["new_authors_z"].isna().all()
+    assert later["new_authors"].notna().all() and (later["new_authors"] <= 3).all()
+    # Without the burn-in, week 1 counts all 30 regulars as new and inflates the next weeks' baseline.
+    raw = weekly_community_features(frame, per_chat=False, burn_in_weeks=0)
+    assert raw["new_authors"].iloc[0] >= 31
+    assert out["new_authors_z"].iloc[8:].notna().all()
+    assert not np.allclose(out["new_authors_z"].iloc[8:12], raw["new_authors_z"].iloc[8:12])

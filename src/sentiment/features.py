@@ -12,6 +12,7 @@ from sentiment.weeks import week_start
 
 __all__ = [
     "ANOMALY_WINDOW",
+    "BURN_IN_WEEKS",
     "FEATURE_COLUMNS",
     "count_token_mentions",
     "engagement_class",
@@ -86,6 +87,9 @@ _OUTPUT_COLUMNS = ["scope", "week_start", *FEATURE_COLUMNS]
 # Trailing window (weeks, current week excluded) for the anomaly z-scores; at least half of it must be known.
 ANOMALY_WINDOW = 8
 SPIKE_Z = 2.0
+# The first weeks of a scope's data: every author already in the group posts "for the first time" there, so
+# new_authors (and the z-score and spike flag built on it) are left undefined until these weeks have passed.
+BURN_IN_WEEKS = 4
 _CASHTAG = r"\$[A-Za-z][A-Za-z0-9]{1,9}\b"
 _LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _QUESTION_END = ("?", "？")
@@ -126,6 +130,7 @@ def weekly_community_features(
     week_starts_on: str = "monday",
     aliases: Sequence[str] = (),
     per_chat: bool = True,
+    burn_in_weeks: int = BURN_IN_WEEKS,
 ) -> pd.DataFrame:
     """One row per (scope, week_start): scope "all" and each "platform:chat_id".
 
@@ -137,6 +142,10 @@ def weekly_community_features(
 
     token_mentions sums a ``mentions`` column when the frame has one, else counts cashtags and ``aliases`` in
     the text (:func:`count_token_mentions`). The README's definitions table documents every column.
+
+    Left censoring: an export starts in the middle of a group's life, so in its first weeks every regular
+    posts "for the first time". new_authors, new_authors_z and spike_flag are therefore null in each scope's
+    first ``burn_in_weeks`` weeks, and new_authors_z's trailing baseline only uses weeks after them.
     """
     frame = messages.copy()
     if frame.empty:
@@ -149,14 +158,14 @@ def weekly_community_features(
     else:
         frame["_mentions"] = 0
     frame["scope"] = frame["platform"].astype(str) + ":" + frame["chat_id"].astype(str)
-    parts = [_scope_features(frame.assign(scope="all"))]
+    parts = [_scope_features(frame.assign(scope="all"), burn_in_weeks)]
     if per_chat:
-        parts += [_scope_features(group) for _, group in frame.groupby("scope", sort=True)]
+        parts += [_scope_features(group, burn_in_weeks) for _, group in frame.groupby("scope", sort=True)]
     out = pd.concat(parts, ignore_index=True)
     return out[_OUTPUT_COLUMNS]
 
 
-def _scope_features(frame: pd.DataFrame) -> pd.DataFrame:
+def _scope_features(frame: pd.DataFrame, burn_in_weeks: int = BURN_IN_WEEKS) -> pd.DataFrame:
     """Features of one scope's rows (all carrying the same ``scope``)."""
     scope = str(frame["scope"].iloc[0])
     weeks = frame["week_start"]
@@ -232,10 +241,13 @@ def _scope_features(frame: pd.DataFrame) -> pd.DataFrame:
     out["bullishness"] = np.log((1.0 + out["bullish_count"]) / (1.0 + out["bearish_count"]))
     out["unscored_share"] = (out["messages"] - scored.groupby("week_start").size().reindex(index).fillna(0)) / has_posts
 
+    burn_in = index < index.min() + pd.Timedelta(weeks=burn_in_weeks)
+    out["new_authors"] = out["new_authors"].astype("Int64").mask(burn_in)
     out["messages_z"] = _trailing_z(out["messages"])
     out["joins_z"] = _trailing_z(out["joins"])
-    out["new_authors_z"] = _trailing_z(out["new_authors"])
-    out["spike_flag"] = (out["new_authors_z"] > SPIKE_Z) & (out["messages_z"] > SPIKE_Z)
+    out["new_authors_z"] = _trailing_z(out["new_authors"].astype("Float64").astype(float))
+    spike = (out["new_authors_z"] > SPIKE_Z) & (out["messages_z"] > SPIKE_Z)
+    out["spike_flag"] = spike.astype("boolean").mask(burn_in)
     out[list(_FLOAT_COLUMNS)] = out[list(_FLOAT_COLUMNS)].astype(float)
 
     out = out.reset_index()
@@ -273,6 +285,7 @@ def _empty() -> pd.DataFrame:
     out["week_start"] = pd.Series(dtype="datetime64[us, UTC]")
     for col in _FLOAT_COLUMNS:
         out[col] = pd.Series(dtype="float64")
+    out["new_authors"] = pd.Series(dtype="Int64")
     for col in _BOOL_COLUMNS:
-        out[col] = pd.Series(dtype="bool")
+        out[col] = pd.Series(dtype="boolean")
     return out[_OUTPUT_COLUMNS]

@@ -94,3 +94,15 @@ def test_too_few_rows_raise() -> None:
     with pytest.raises(AnalysisError, match="at least 25"):
         walk_forward(frame(n=24), ["signal"], min_train=20)
     assert walk_forward(frame(n=25), ["signal"], min_train=20)["n_test"] == 5
+
+
+def test_guard_counts_out_of_sample_forecasts_not_weeks() -> None:
+    """With 30 usable weeks and min_train 20 there are 10 forecasts: under 20, nothing is significant, and the
+    result says how many forecasts there were."""
+    out = walk_forward(frame(n=30, slope=3.0), ["signal"], min_train=20, min_weeks=26, n_permutations=200)
+    assert out["n_forecasts"] == 10 and out["min_forecasts"] == 20
+    assert out["guard"] is not None and "10 out-of-sample forecasts" in out["guard"]
+    assert not any(m["significant"] for m in out["models"].values())
+    full = walk_forward(frame(n=60, slope=3.0), ["signal"], min_train=20, min_weeks=26, n_permutations=200)
+    assert full["n_forecasts"] == 40 and full["guard"] is None
+    assert full["models"]["ridge"]["significant"]

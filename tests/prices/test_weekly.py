@@ -64,9 +64,10 @@ def test_weekly_returns_and_next_return(bars: pd.DataFrame) -> None:
     v = bars.loc["VIRTUAL/USDT"]
     assert v["close"].tolist() == [2.0, 4.0, 2.0]
     assert np.isnan(v["log_return"].iloc[0])
-    assert v["log_return"].iloc[1:].tolist() == pytest.approx([LOG2, -LOG2])
-    assert v["next_log_return"].iloc[:2].tolist() == pytest.approx([LOG2, -LOG2])
-    assert np.isnan(v["next_log_return"].iloc[2])
+    assert v["log_return"].iloc[1] == pytest.approx(LOG2)
+    assert np.isnan(v["log_return"].iloc[2])  # the last week has 2 of 7 candles: no weekly return yet
+    assert v["next_log_return"].iloc[0] == pytest.approx(LOG2)
+    assert v["next_log_return"].iloc[1:].isna().all()
     assert v["n_days"].tolist() == [7, 7, 2]
     assert v["volume"].tolist() == [7.0, 7.0, 2.0]
 
@@ -74,7 +75,7 @@ def test_weekly_returns_and_next_return(bars: pd.DataFrame) -> None:
 def test_excess_return_is_over_the_market_symbol(bars: pd.DataFrame) -> None:
     """It subtracts BTC/USDT's log return of the same week; the market's own excess is 0."""
     assert bars.loc[("VIRTUAL/USDT", week("2024-03-11")), "excess_log_return"] == pytest.approx(LOG2 - math.log(1.1))
-    assert bars.loc[("VIRTUAL/USDT", week("2024-03-18")), "excess_log_return"] == pytest.approx(-LOG2 - math.log(1.1))
+    assert np.isnan(bars.loc[("VIRTUAL/USDT", week("2024-03-18")), "excess_log_return"])  # incomplete week
     assert bars.loc["BTC/USDT", "excess_log_return"].iloc[1:].tolist() == [0.0, 0.0]
 
 
@@ -100,7 +101,7 @@ def test_missing_week_is_kept_empty_not_filled() -> None:
 
 def test_week_start_day_is_configurable() -> None:
     """It groups Sunday with the following days when weeks start on Sunday."""
-    prices = daily("X/USDT", {"2024-03-09": 1.0, "2024-03-10": 2.0, "2024-03-11": 4.0})
+    prices = daily("X/USDT", {**days("2024-03-03", 7, 1.0), "2024-03-10": 2.0, **days("2024-03-11", 6, 4.0)})
     bars = weekly_bars(prices, market_symbol="X/USDT", week_starts_on="sunday")
     assert bars["week_start"].tolist() == [week("2024-03-03"), week("2024-03-10")]
     assert bars["close"].tolist() == [1.0, 4.0]
@@ -119,7 +120,7 @@ def test_uses_daily_candles_only_and_refuses_mixed_exchanges() -> None:
 
 def test_market_absent_leaves_excess_empty() -> None:
     """It leaves excess_log_return NaN when the market symbol has no candles."""
-    bars = weekly_bars(daily("X/USDT", {"2024-03-04": 1.0, "2024-03-11": 2.0}))
+    bars = weekly_bars(daily("X/USDT", {**days("2024-03-04", 7, 1.0), **days("2024-03-11", 7, 2.0)}))
     assert bars["excess_log_return"].isna().all()
     assert bars["log_return"].iloc[1] == pytest.approx(LOG2)
 
@@ -145,3 +146,14 @@ def test_candle_gaps_empty_when_complete() -> None:
     gaps = candle_gaps(daily("B/USDT", days("2024-03-01", 5, 1.0)))
     assert gaps.empty
     assert list(gaps.columns) == ["exchange", "symbol", "timeframe", "gap_start", "gap_end", "missing"]
+
+
+def test_incomplete_weeks_give_no_return() -> None:
+    """A week with a missing day, and the week after it, get no weekly return (closes not a week apart)."""
+    closes = {**days("2024-03-04", 7, 1.0), **days("2024-03-11", 7, 2.0), **days("2024-03-18", 7, 4.0)}
+    del closes["2024-03-17"]  # week 2 lacks its Sunday: its close is Saturday's
+    bars = weekly_bars(daily("X/USDT", closes), market_symbol="X/USDT")
+    assert bars["n_days"].tolist() == [7, 6, 7]
+    assert bars["log_return"].isna().all()
+    full = weekly_bars(daily("X/USDT", {**closes, "2024-03-17": 2.0}), market_symbol="X/USDT")
+    assert full["log_return"].iloc[1:].tolist() == pytest.approx([LOG2, LOG2])

@@ -21,11 +21,13 @@ NOW = pd.Timestamp("2025-01-01", tz="UTC")
 
 
 def expected_weekly_returns(prices: pd.DataFrame, anchor_weekday: int) -> pd.Series:
-    """Log change of each week's last close, computed here from the stored candles, indexed by week start."""
+    """Log change of each week's last close, computed here from the stored candles, indexed by week start;
+    NaN unless this week and the one before have all 7 daily candles."""
     ts = prices["ts"]
     starts = (ts - pd.to_timedelta((ts.dt.day_of_week - anchor_weekday) % 7, unit="D")).dt.floor("D")
-    last_close = prices.assign(week_start=starts).groupby("week_start")["close"].last()
-    return np.log(last_close / last_close.shift(1))
+    by_week = prices.assign(week_start=starts).groupby("week_start")["close"]
+    last_close, complete = by_week.last(), by_week.size() == 7
+    return np.log(last_close / last_close.shift(1)).where(complete & complete.shift(1, fill_value=False))
 
 
 def test_weekly_table_has_excess_over_btc_and_next_week_return(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from statsmodels.tools.sm_exceptions import InfeasibleTestError
 from statsmodels.tsa.api import VAR
 from statsmodels.tsa.stattools import adfuller
 
-from sentiment.analysis.leadlag import weekly_grid
+from sentiment.analysis.leadlag import FREQUENCIES, bar_grid
 from sentiment.analysis.stats import bh_qvalues
 from sentiment.errors import AnalysisError
 
@@ -53,6 +53,8 @@ def granger(
     max_lag: int = 4,
     min_n: int = 26,
     alpha: float = 0.05,
+    freq: str = "1w",
+    time_col: str = "week_start",
 ) -> pd.DataFrame:
     """F-tests that feature's past helps predict target beyond target's own past, and the reverse.
 
@@ -67,13 +69,13 @@ def granger(
     missing = [c for c in [*features, target] if c not in weekly.columns]
     if missing:
         raise AnalysisError(f"weekly table lacks columns {missing}")
-    grid = weekly_grid(weekly)
+    grid = bar_grid(weekly, freq, time_col=time_col)
     y, y_transform = stationary(pd.to_numeric(grid[target], errors="coerce").astype(float))
     rows: list[dict[str, object]] = []
     for feature in features:
         x, x_transform = stationary(pd.to_numeric(grid[feature], errors="coerce").astype(float))
         pair = pd.DataFrame({"x": x, "y": y}).dropna()
-        result = _var_tests(pair, max_lag)
+        result = _var_tests(pair, max_lag, FREQUENCIES[freq])
         for direction, (f_stat, p, order, n) in zip(("feature->target", "target->feature"), result, strict=True):
             rows.append(
                 {
@@ -92,7 +94,7 @@ def granger(
     return out.astype({"lag_order": "int64", "n": "int64", "significant": bool})[GRANGER_COLUMNS]
 
 
-def _var_tests(pair: pd.DataFrame, max_lag: int) -> list[tuple[float, float, int, int]]:
+def _var_tests(pair: pd.DataFrame, max_lag: int, step: pd.Timedelta) -> list[tuple[float, float, int, int]]:
     """(F, p, lag order, n) for x->y and y->x; NaN p when the pair cannot carry a VAR."""
     nan = (math.nan, math.nan, 0, 0)
     # Consecutive weeks only: a VAR on a series with holes would treat non-adjacent weeks as adjacent.
@@ -100,7 +102,7 @@ def _var_tests(pair: pd.DataFrame, max_lag: int) -> list[tuple[float, float, int
         return [nan, nan]
     steps = pair.index.to_series().diff().dropna()
     if (steps != steps.iloc[0]).any():
-        pair = _longest_run(pair)
+        pair = _longest_run(pair, step)
         if len(pair) < 3 * max_lag + 8:
             return [nan, nan]
     data = pair[["x", "y"]].to_numpy(dtype=float)
@@ -118,9 +120,8 @@ def _var_tests(pair: pd.DataFrame, max_lag: int) -> list[tuple[float, float, int
     return [(float(t.test_statistic), float(t.pvalue), order, n) for t in tests]
 
 
-def _longest_run(pair: pd.DataFrame) -> pd.DataFrame:
-    """The longest stretch of consecutive weekly rows in ``pair``."""
-    step = pd.Timedelta(days=7)
+def _longest_run(pair: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:
+    """The longest stretch of consecutive rows (``step`` apart) in ``pair``."""
     breaks = (pair.index.to_series().diff() != step).cumsum()
     longest = breaks.value_counts().idxmax()
     return pair[breaks.to_numpy() == longest]

@@ -15,12 +15,13 @@ from sklearn.model_selection import TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sentiment.analysis.leadlag import weekly_grid
+from sentiment.analysis.leadlag import bar_grid
 from sentiment.analysis.stats import clark_west
 from sentiment.errors import AnalysisError
 
 __all__ = [
     "ALPHAS",
+    "MIN_FORECASTS",
     "N_PERMUTATIONS",
     "OOS_TEST",
     "PERMUTATION_TEST",
@@ -37,6 +38,9 @@ OOS_TEST = (
 
 
 N_PERMUTATIONS = 2000
+# A claim about forecasts rests on the forecasts made, not on the weeks read: below this many out-of-sample
+# forecasts nothing is called significant (at 26 weeks and min_train 20 there would be 6).
+MIN_FORECASTS = 20
 TREE_REFIT = 4
 PERMUTATION_TEST = (
     "permutation test of hit rate and AUC: the realised outcomes are shuffled against the fixed out-of-sample "
@@ -55,6 +59,9 @@ def walk_forward(
     min_weeks: int = 26,
     alpha: float = 0.05,
     extra_models: bool = True,
+    min_forecasts: int = MIN_FORECASTS,
+    freq: str = "1w",
+    time_col: str = "week_start",
 ) -> dict[str, Any]:
     """Expanding-window ridge on ``features`` of week t predicting ``target`` of week t (next week's return).
 
@@ -67,14 +74,16 @@ def walk_forward(
     direction (up = target > 0) and a shallow gradient-boosted tree ensemble for the return, and adds the
     momentum (last week's return) and majority-direction baselines; every forecast gets hit rate and AUC with
     permutation p-values (:func:`permutation_pvalues`). Results land in "models" and "baselines"; "significant"
-    is p < alpha with at least ``min_weeks`` usable weeks, else False with the reason in "guard".
+    is p < alpha with at least ``min_weeks`` usable weeks and at least ``min_forecasts`` out-of-sample
+    forecasts, else False with the reason in "guard"; "n_forecasts" says how many forecasts there were.
+    ``freq="1d"`` runs the same on daily bars (``time_col`` names the bar column).
     """
     missing = [c for c in [*features, target] if c not in weekly.columns]
     if missing:
         raise AnalysisError(f"weekly table lacks columns {missing}")
     if not features:
         raise AnalysisError("walk-forward needs at least one feature")
-    grid = weekly_grid(weekly)
+    grid = bar_grid(weekly, freq, time_col=time_col)
     data = grid[[*features, target]].apply(pd.to_numeric, errors="coerce").astype(float).dropna()
     if len(data) < min_train + 5:
         raise AnalysisError(
@@ -96,7 +105,7 @@ def walk_forward(
         model = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
         model.fit(x_train, y_train)
         record = {
-            "week_start": weeks[i],
+            time_col: weeks[i],
             "actual": y[i],
             "predicted": float(model.predict(x[i : i + 1])[0]),
             "baseline_mean": float(y_train.mean()),
@@ -133,7 +142,7 @@ def walk_forward(
         "predictions": predictions,
     }
     if extra_models:
-        out |= _extended_summary(predictions, len(data), n_permutations, seed, min_weeks, alpha)
+        out |= _extended_summary(predictions, len(data), n_permutations, seed, min_weeks, alpha, min_forecasts)
         out["baselines"] = {**out["baselines"], **out.pop("_extra_baselines")}
     return out
 
@@ -189,12 +198,22 @@ def _extra_forecasts(
 
 
 def _extended_summary(
-    predictions: pd.DataFrame, n_weeks: int, n_permutations: int, seed: int, min_weeks: int, alpha: float
+    predictions: pd.DataFrame,
+    n_weeks: int,
+    n_permutations: int,
+    seed: int,
+    min_weeks: int,
+    alpha: float,
+    min_forecasts: int = MIN_FORECASTS,
 ) -> dict[str, Any]:
     actual = predictions["actual"].to_numpy()
     mean_pred = predictions["baseline_mean"].to_numpy()
     up = actual > 0
-    guard = None if n_weeks >= min_weeks else f"only {n_weeks} usable weeks (< {min_weeks}): nothing is significant"
+    guard = None
+    if n_weeks < min_weeks:
+        guard = f"only {n_weeks} usable weeks (< {min_weeks}): nothing is significant"
+    elif actual.size < min_forecasts:
+        guard = f"only {actual.size} out-of-sample forecasts (< {min_forecasts}): nothing is significant"
     rng = np.random.default_rng(seed)
     forecasts = {
         "ridge": ("regression", predictions["predicted"].to_numpy()),
@@ -221,6 +240,8 @@ def _extended_summary(
         "models": {k: summary[k] for k in ("ridge", "logistic", "tree")},
         "_extra_baselines": {k: summary[k] for k in ("momentum", "majority")},
         "n_weeks": n_weeks,
+        "n_forecasts": int(actual.size),
+        "min_forecasts": min_forecasts,
         "guard": guard,
         "permutation_test": {"description": PERMUTATION_TEST, "n_permutations": n_permutations},
         "up_share": float(up.mean()),

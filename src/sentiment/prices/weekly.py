@@ -78,7 +78,9 @@ def weekly_bars(
 ) -> pd.DataFrame:
     """One row per symbol and week from the daily ("1d") candles in ``prices``.
 
-    close is the last candle's close within the week; log_return is log(close / previous week's close);
+    close is the last candle's close within the week; log_return is log(close / previous week's close) when
+    both weeks are complete (7 daily candles: a partial week, such as the running one, or a week with a
+    missing day would compare closes that are not a week apart, so its return and the next are left NaN);
     next_log_return the following week's log_return; volatility the sample standard deviation of the week's
     daily log returns (a return spanning a missing day is left out, not bridged); volume the summed base
     volume; excess_log_return the log_return minus ``market_symbol``'s for the same week (0 for the market
@@ -127,7 +129,10 @@ def _symbol_weeks(symbol: str, candles: pd.DataFrame, week_starts_on: str) -> pd
     weeks = weeks.reindex(every_week)
     weeks.index.name = "week_start"
     weeks["n_days"] = weeks["n_days"].fillna(0).astype("int64")
-    weeks["log_return"] = np.log(weeks["close"] / weeks["close"].shift(1))
+    complete = weeks["n_days"] == 7
+    weeks["log_return"] = np.log(weeks["close"] / weeks["close"].shift(1)).where(
+        complete & complete.shift(1, fill_value=False)
+    )
     weeks["next_log_return"] = weeks["log_return"].shift(-1)
     weeks.insert(0, "symbol", symbol)
     return weeks.reset_index()

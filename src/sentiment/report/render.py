@@ -309,7 +309,9 @@ class _Context:
         if self.prediction is None:
             return "Too few weeks for an out-of-sample forecast; no prediction was made."
         test = self.prediction.get("test", {})
+        n_forecasts = self.prediction.get("n_forecasts", self.prediction.get("n_test"))
         return (
+            f"{n_forecasts} out-of-sample forecasts. "
             "Each week's forecast is fitted only on earlier weeks (expanding window, ridge penalty chosen "
             "inside the training window). OOS R² vs mean = 1 − SSE(model) / SSE(historical mean); a positive "
             f"value means the model beat the mean. p = {_fmt(test.get('p_value'), 4)} "
