@@ -137,15 +137,26 @@ def report(settings: Settings, symbol: str, today: pd.Timestamp, synthetic: bool
     return str(path)
 
 
+@task(name="panel-report", cache_policy=NO_CACHE)
+def panel_report(settings: Settings, today: pd.Timestamp, synthetic: bool) -> str:
+    path = report_step.analyse_panel_and_report(settings, today=today, synthetic=synthetic)
+    get_run_logger().info("panel report written to %s", path)
+    return str(path)
+
+
 @flow(name="model-and-report")
 def model_and_report(settings: Settings | None = None, synthetic: bool = False) -> list[str]:
-    """Lead-lag and walk-forward analyses and one report per symbol."""
+    """Lead-lag and walk-forward analyses and one report per symbol, and the pooled panel report when the run
+    names two or more communities."""
     settings = settings or load_settings()
     today = _now().normalize()
     reports = orchestration.submit_per_symbol(
         report, orchestration.report_output, settings, today=today, synthetic=synthetic
     )
-    return [f.result() for f in reports]
+    paths = [f.result() for f in reports]
+    if len(settings.communities) >= 2:
+        paths.append(panel_report(settings, today, synthetic))
+    return paths
 
 
 # ---- the weekly pipeline ---------------------------------------------------------------------------------

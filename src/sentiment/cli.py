@@ -306,6 +306,14 @@ def run(
     chat: Annotated[list[Path] | None, typer.Option(help="Chat export file or folder (repeatable).")] = None,
     exchange: Annotated[str | None, typer.Option(help="ccxt exchange id (default gate).")] = None,
     symbol: Annotated[list[str] | None, typer.Option(help="Token symbol(s) to report on.")] = None,
+    community: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="SYMBOL=PATH: a token and its own community's exports (file or folder; repeatable). Each report "
+            "uses only its community's chats; two or more communities also give a pooled panel report."
+        ),
+    ] = None,
+    freq: Annotated[str | None, typer.Option("--freq", help="Bar size: 1w (default) or 1d.")] = None,
     since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day of prices.")] = None,
     until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day of prices.")] = None,
     api_url: Annotated[str | None, typer.Option(help="Send every API request to this scheme+host instead.")] = None,
@@ -323,6 +331,8 @@ def run(
     """Run the weekly Prefect flow on your own exports; prints the report path(s)."""
     symbols = list(symbol or [])
     settings = ctx.obj.settings(
+        communities=_communities(community or []) or None,
+        frequency=freq,
         chats=tuple(chat or ()),
         exchange=exchange,
         since=_day(since),
@@ -504,6 +514,17 @@ def _split_market(symbols: list[str]) -> dict[str, object]:
         return {}
     reported = [s for s in symbols if s != "BTC/USDT"] or symbols
     return {"symbols": tuple(reported)}
+
+
+def _communities(pairs: list[str]) -> dict[str, tuple[Path, ...]]:
+    """``["SYM=PATH", ...]`` -> {SYM: (PATH, ...)}, paths of a repeated symbol kept in order."""
+    out: dict[str, tuple[Path, ...]] = {}
+    for pair in pairs:
+        sym, sep, path = pair.partition("=")
+        if not sep or not sym.strip() or not path.strip():
+            raise click.BadParameter(f"{pair!r} is not SYMBOL=PATH", param_hint="--community")
+        out[sym.strip()] = (*out.get(sym.strip(), ()), Path(path.strip()))
+    return out
 
 
 def _prefect_defaults() -> None:

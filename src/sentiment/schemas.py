@@ -178,6 +178,13 @@ _REJECTS = (
     Column("ingested_at", UTC_TS, "When the reject was stored, UTC."),
 )
 
+_COMMUNITIES = (
+    Column("symbol", pa.string(), "Token symbol whose community the chat belongs to (run --community).", False),
+    Column("platform", pa.string(), "Source app of the chat (as in messages).", False),
+    Column("chat_id", pa.string(), "Chat id as stored in messages (pseudonymised where messages' is).", False),
+    Column("recorded_at", UTC_TS, "When the chat was first recorded as part of the community, UTC."),
+)
+
 TABLES: dict[str, tuple[Column, ...]] = {
     "messages": _MESSAGES,
     "scores": _SCORES,
@@ -185,6 +192,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "weekly": _WEEKLY,
     "runs": _RUNS,
     "rejects": _REJECTS,
+    "communities": _COMMUNITIES,
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -194,6 +202,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "weekly": ("symbol", "scope", "week_start"),
     "runs": ("run_id",),
     "rejects": ("source_file", "source_record"),
+    "communities": ("symbol", "platform", "chat_id"),
 }
 
 

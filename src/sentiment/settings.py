@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -71,6 +71,14 @@ class Settings(BaseSettings):
         default_factory=lambda: {"VIRTUAL/USDT": ("VIRTUAL", "$VIRTUAL", "virtuals")},
         description="Names that count as a mention of each symbol (symbol -> aliases).",
     )
+    communities: dict[str, tuple[Path, ...]] = Field(
+        default_factory=dict,
+        description="Symbol -> its community's chat export files or folders (each report uses only its own chats; "
+        "two or more also give a pooled panel report). Their symbols are the report symbols.",
+    )
+    frequency: Literal["1w", "1d"] = Field(
+        "1w", description="Bar size of features, returns and every analysis: 1w (weeks) or 1d (days)."
+    )
     runner: Literal["threads", "dask"] = Field(
         "threads", description="Task runner of the flows: a local thread pool, or a Dask cluster."
     )
@@ -84,6 +92,26 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(s.strip() for s in value.split(",") if s.strip())
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _communities_name_symbols_and_chats(cls, data: Any) -> Any:
+        """With communities, the report symbols are the communities' and their paths are among the chats read."""
+        if not isinstance(data, dict) or not data.get("communities"):
+            return data
+        communities = {
+            str(sym): (paths,) if isinstance(paths, str | Path) else tuple(paths)
+            for sym, paths in dict(data["communities"]).items()
+        }
+        chats = data.get("chats") or ()
+        chats = tuple(c.strip() for c in chats.split(",") if c.strip()) if isinstance(chats, str) else tuple(chats)
+        return {
+            **data,
+            "communities": communities,
+            # Every community is a report symbol, and its exports are read.
+            "symbols": tuple(communities),
+            "chats": tuple(dict.fromkeys([*map(Path, chats), *(Path(p) for ps in communities.values() for p in ps)])),
+        }
 
     @field_validator("lake", mode="after")
     @classmethod

@@ -25,6 +25,7 @@ __all__ = [
     "lag_column",
     "lag_convention",
     "lead_lag",
+    "shifted",
     "significance_and_intervals",
     "weekly_grid",
 ]
@@ -142,15 +143,16 @@ def lead_lag(
     if missing:
         raise AnalysisError(f"table lacks columns {missing}")
     grid = bar_grid(weekly, freq, time_col=time_col)
-    y_all = pd.to_numeric(grid[target], errors="coerce").astype(float)
+    y_all = pd.to_numeric(grid[target], errors="coerce").to_numpy(dtype=float)
     rows: list[dict[str, object]] = []
     for feature in features:
-        x_all = pd.to_numeric(grid[feature], errors="coerce").astype(float)
+        x_all = pd.to_numeric(grid[feature], errors="coerce").to_numpy(dtype=float)
         for k in lags:
-            # shift(-k) brings bar t+k's target onto bar t's row.
-            pair = pd.DataFrame({"x": x_all, "y": y_all.shift(-int(k))}).dropna()
-            rho, se = hac_spearman(pair["x"].to_numpy(), pair["y"].to_numpy())
-            rows.append({"feature": feature, "lag": int(k), "estimate": rho, "se": se, "n": len(pair)})
+            # Row t pairs bar t's feature with bar t+k's target; the grid is complete, so rows are bars.
+            y = shifted(y_all, int(k))
+            ok = np.isfinite(x_all) & np.isfinite(y)
+            rho, se = hac_spearman(x_all[ok], y[ok])
+            rows.append({"feature": feature, "lag": int(k), "estimate": rho, "se": se, "n": int(ok.sum())})
     frame = pd.DataFrame(rows, columns=["feature", "lag", "estimate", "se", "n"])
     out = significance_and_intervals(frame, alpha=alpha, min_n=min_n)
     out = out.rename(columns={"lag": lag_column(freq)})
@@ -158,13 +160,29 @@ def lead_lag(
     return out.astype({"feature": str, lag_column(freq): "int64", "n": "int64", "significant": bool})[columns]
 
 
+def shifted(values: np.ndarray, k: int) -> np.ndarray:
+    """values moved k places earlier (out[t] = values[t + k]), NaN where t + k falls outside."""
+    out = np.full_like(values, np.nan)
+    if k >= 0:
+        out[: max(len(values) - k, 0)] = values[k:]
+    else:
+        out[-k:] = values[: len(values) + k]
+    return out
+
+
 def significance_and_intervals(
-    frame: pd.DataFrame, *, alpha: float = 0.05, min_n: int = 26, df: np.ndarray | None = None
+    frame: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    min_n: int = 26,
+    df: np.ndarray | None = None,
+    guard_n: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Add p_value, q_value, significant, ci_low/ci_high, ci_level, family and primary to estimate/se rows.
 
     ``frame`` has columns lag, estimate, se, n (one row per test). The statistic is t = estimate / se on
-    ``df`` degrees of freedom (default n - 2 per row); the rule is :data:`SIGNIFICANCE_RULE`. Shared by the
+    ``df`` degrees of freedom (default n - 2 per row); rows whose ``guard_n`` (default n) is below ``min_n``
+    are not tested. The rule is :data:`SIGNIFICANCE_RULE`. Shared by the
     single-community lead-lag and the panel, so both flag and bound rows the same way.
     """
     out = frame.copy()
@@ -177,7 +195,8 @@ def significance_and_intervals(
     p = np.where(np.isfinite(t), 2 * sps.t.sf(np.abs(t), dof), np.nan)
     p = np.where(np.isnan(est) | ~(se > 0), 1.0, p)
     out["p_value"] = p
-    tested = (n >= min_n) & np.isfinite(est) & (se > 0)
+    guard = n if guard_n is None else np.asarray(guard_n, dtype=float)
+    tested = (guard >= min_n) & np.isfinite(est) & (se > 0)
     families = np.sign(out["lag"].to_numpy())
     q = np.full(len(out), np.nan)
     q[tested] = family_qvalues(p[tested], families[tested], FAMILY_WEIGHTS)

@@ -7,13 +7,27 @@ from dataclasses import dataclass
 import pandas as pd
 
 from sentiment.analysis.leadlag import agrees
-from sentiment.analysis.suite import ACTIVITY_FEATURES, TEXT_FEATURES, add_model_features, analyse_weekly
+from sentiment.analysis.suite import (
+    ACTIVITY_FEATURES,
+    COMMUNITY_FEATURES,
+    TEXT_FEATURES,
+    add_model_features,
+    analyse_weekly,
+)
 from sentiment.features import weekly_community_features
 from sentiment.prices.weekly import weekly_bars
-from sentiment.sandbox.simulate import simulate_world, world_messages, world_prices
+from sentiment.sandbox.simulate import simulate_panel, simulate_world, world_messages, world_prices
 from sentiment.scoring import VaderScorer, score_messages
 
-__all__ = ["SeedOutcome", "false_positive", "planted_effect_found", "run_seed", "weekly_from_messages"]
+__all__ = [
+    "PanelOutcome",
+    "SeedOutcome",
+    "false_positive",
+    "planted_effect_found",
+    "run_panel_seed",
+    "run_seed",
+    "weekly_from_messages",
+]
 
 SYMBOL = "VIRTUAL/USDT"
 MARKET = "BTC/USDT"
@@ -32,7 +46,7 @@ class SeedOutcome:
 
 
 def weekly_from_messages(
-    messages: pd.DataFrame, prices: pd.DataFrame, scorer: VaderScorer, now: pd.Timestamp
+    messages: pd.DataFrame, prices: pd.DataFrame, scorer: VaderScorer, now: pd.Timestamp, symbol: str = SYMBOL
 ) -> pd.DataFrame:
     """Scope-all weekly rows for SYMBOL: the pipeline's features and bars, with model features added."""
     scores = score_messages(messages, scorer, now)
@@ -44,7 +58,7 @@ def weekly_from_messages(
     merged["label"] = merged["label"].fillna("unscored")
     features = weekly_community_features(merged, aliases=("VIRTUAL",), per_chat=False)
     bars = weekly_bars(prices, market_symbol=MARKET)
-    weekly = features[features["scope"] == "all"].merge(bars[bars["symbol"] == SYMBOL], on="week_start")
+    weekly = features[features["scope"] == "all"].merge(bars[bars["symbol"] == symbol], on="week_start")
     return add_model_features(weekly.sort_values("week_start").reset_index(drop=True))
 
 
@@ -97,4 +111,62 @@ def run_seed(
         false_positive(relations),
         result["n_weeks"],
         bool(agrees(relations).all() and relations["q_value"].notna().any()),
+    )
+
+
+@dataclass(frozen=True)
+class PanelOutcome:
+    seed: int
+    effect: float
+    found: bool  # the pooled analysis found the planted lead
+    false_positive: bool  # the pooled analysis called a relation the world does not contain significant
+    found_alone: tuple[bool, ...]  # per community: its own report found the planted lead
+    false_positive_alone: tuple[bool, ...]  # per community: its own report made a false claim
+    agrees: bool  # flag and interval agree on every tested row, pooled and per community
+
+
+def run_panel_seed(
+    seed: int,
+    effect: float,
+    *,
+    communities: int = 8,
+    weeks: int = 104,
+    chat_scale: float = 0.3,
+    scorer: VaderScorer | None = None,
+    target: str = "excess_log_return",
+    activity_loading: float = 1.0,
+    return_loading: float = 0.25,
+) -> PanelOutcome:
+    """Simulate a panel world (shared BTC and market shock), run each community's lead-lag and the pooled one."""
+    from sentiment.analysis.panel import panel_lead_lag
+
+    worlds = simulate_panel(
+        communities,
+        weeks,
+        seed,
+        effect,
+        chat_scale=chat_scale,
+        activity_loading=activity_loading,
+        return_loading=return_loading,
+    )
+    now = pd.Timestamp("2030-01-01", tz="UTC")
+    scorer = scorer or VaderScorer()
+    weeklies: dict[str, pd.DataFrame] = {}
+    alone: list[pd.DataFrame] = []
+    for i, world in enumerate(worlds):
+        symbol = f"TOK{i}/USDT"
+        weekly = weekly_from_messages(world_messages(world), world_prices(world, symbol, MARKET), scorer, now, symbol)
+        weeklies[symbol] = weekly
+        result = analyse_weekly(weekly, target=target, predict=False, granger_tests=False)
+        alone.append(result["relations"])
+    pooled = panel_lead_lag(weeklies, COMMUNITY_FEATURES, target=target, per_symbol=False)["relations"]
+    every = [pooled, *alone]
+    return PanelOutcome(
+        seed,
+        effect,
+        planted_effect_found(pooled),
+        false_positive(pooled),
+        tuple(planted_effect_found(r) for r in alone),
+        tuple(false_positive(r) for r in alone),
+        all(bool(agrees(r).all() and r["q_value"].notna().any()) for r in every),
     )

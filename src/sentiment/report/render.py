@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sentiment.analysis.leadlag import LAG_CONVENTION, RELATION_COLUMNS
+from sentiment.analysis.leadlag import LAG_CONVENTION, RELATION_COLUMNS, SIGNIFICANCE_RULE
 from sentiment.report.plots import (
     engagement_png,
     flagged_png,
@@ -25,7 +25,17 @@ from sentiment.report.plots import (
 
 __all__ = ["METRICS_KEYS", "standard_caveats", "write_report"]
 
-METRICS_KEYS = ("symbol", "generated_at", "lag_convention", "coverage", "relations", "prediction", "caveats")
+METRICS_KEYS = (
+    "symbol",
+    "generated_at",
+    "lag_convention",
+    "coverage",
+    "relations",
+    "prediction",
+    "caveats",
+    "frequency",
+    "significance_rule",
+)
 TOP_RELATIONS = 15
 GRANGER_NOTE = (
     "Does a feature's past improve the forecast of the return beyond the return's own past (feature->target), "
@@ -72,6 +82,7 @@ def write_report(
     generated_at: pd.Timestamp | None = None,
     granger: pd.DataFrame | None = None,
     flagged: pd.DataFrame | None = None,
+    frequency: str = "1w",
 ) -> dict[str, Path]:
     """Write report.html, report.md and metrics.json into ``out_dir``; return their paths by kind.
 
@@ -98,6 +109,8 @@ def write_report(
         "relations": ranked.to_dict(orient="records"),
         "prediction": pred_metrics,
         "caveats": all_caveats,
+        "frequency": frequency,
+        "significance_rule": SIGNIFICANCE_RULE,
     }
     if granger is not None:
         metrics["granger"] = granger.to_dict(orient="records")

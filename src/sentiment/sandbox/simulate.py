@@ -38,9 +38,12 @@ from sentiment.errors import ConfigError
 __all__ = [
     "EXPORT_TZ",
     "ChatEvent",
+    "MarketFactors",
     "Member",
     "World",
     "main",
+    "market_factors",
+    "simulate_panel",
     "simulate_world",
     "world_messages",
     "world_prices",
@@ -144,13 +147,69 @@ _WECHAT = _ChatSpec("wechat", 62, 5, 0.8, 30, 0.88, 0.06, 0.03)
 # ---------------------------------------------------------------------------------------------------- model
 
 
+@dataclass(frozen=True)
+class MarketFactors:
+    """Weekly series every community of a panel world shares (:func:`simulate_panel`).
+
+    ``btc_noise`` replaces each world's own BTC innovations (one BTC for all tokens); ``shock`` is a
+    market-wide hype factor (standard normal per week) that adds ``activity_loading`` to every community's
+    latent activity in its week and ``return_loading`` x SIGMA to every token's return the week after: a
+    market-wide lead that each community alone would mistake for its own, and that time fixed effects absorb.
+    """
+
+    btc_noise: np.ndarray
+    shock: np.ndarray
+    activity_loading: float = 1.0
+    return_loading: float = 0.25
+
+
+def market_factors(
+    weeks: int, seed: int, *, activity_loading: float = 1.0, return_loading: float = 0.25
+) -> MarketFactors:
+    """Seeded shared factors for a panel of ``weeks`` weeks."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    return MarketFactors(rng.normal(0.0, BTC_SD, weeks), rng.normal(0.0, 1.0, weeks), activity_loading, return_loading)
+
+
+def simulate_panel(
+    n_communities: int,
+    weeks: int,
+    seed: int,
+    effect: float = 0.0,
+    *,
+    chat_scale: float = 1.0,
+    activity_loading: float = 1.0,
+    return_loading: float = 0.25,
+) -> list[World]:
+    """``n_communities`` worlds (one token and its community each) sharing BTC and a market-wide shock.
+
+    Each community's own activity leads its own token by ``effect`` (in units of SIGMA, on the community's
+    idiosyncratic activity, so the planted lead is a community effect, not a market one); seeded.
+    """
+    if n_communities < 1:
+        raise ConfigError(f"n_communities must be at least 1, got {n_communities}")
+    common = market_factors(weeks, seed, activity_loading=activity_loading, return_loading=return_loading)
+    seeds = np.random.SeedSequence(seed).spawn(n_communities + 1)[1:]
+    return [
+        simulate_world(weeks, int(ss.generate_state(1)[0]), effect, chat_scale=chat_scale, common=common)
+        for ss in seeds
+    ]
+
+
 def simulate_world(
-    weeks: int, seed: int, effect: float = 0.0, start: str = "2024-01-01", *, chat_scale: float = 1.0
+    weeks: int,
+    seed: int,
+    effect: float = 0.0,
+    start: str = "2024-01-01",
+    *,
+    chat_scale: float = 1.0,
+    common: MarketFactors | None = None,
 ) -> World:
     """Simulate ``weeks`` weeks from ``start`` (a Monday, UTC) with a planted lead ``effect``; seeded.
 
     ``chat_scale`` multiplies the chats' message and join rates (1.0: the bundled sample's sizes); smaller
     worlds simulate faster, which the power tests use. The latent table and prices do not depend on it.
+    ``common`` (panel worlds) shares BTC and a market-wide shock with other worlds (:class:`MarketFactors`).
     """
     if not chat_scale > 0:
         raise ConfigError(f"chat_scale must be positive, got {chat_scale!r}")
@@ -166,7 +225,9 @@ def simulate_world(
     latent_rng, token_rng, btc_rng, tg_rng, wc_rng, id_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)
     )
-    weekly = _latent(latent_rng, weeks, effect, start_ts)
+    if common is not None and len(common.shock) != weeks:
+        raise ConfigError(f"market factors cover {len(common.shock)} weeks, the world {weeks}")
+    weekly = _latent(latent_rng, weeks, effect, start_ts, common)
     token = _daily_candles(
         token_rng,
         weekly,
@@ -227,7 +288,9 @@ def simulate_world(
     )
 
 
-def _latent(rng: np.random.Generator, weeks: int, effect: float, start: pd.Timestamp) -> pd.DataFrame:
+def _latent(
+    rng: np.random.Generator, weeks: int, effect: float, start: pd.Timestamp, common: MarketFactors | None = None
+) -> pd.DataFrame:
     """The weekly latent table: activity (AR(1) + bursts), BTC and token log returns, mood."""
     burst = rng.random(weeks) < BURST_P
     shocks = rng.normal(0.0, math.sqrt(1 - PHI**2), weeks) + burst * rng.uniform(1.5, 3.0, weeks)
@@ -240,13 +303,23 @@ def _latent(rng: np.random.Generator, weeks: int, effect: float, start: pd.Times
 
     btc_noise = rng.normal(0.0, BTC_SD, weeks)
     eps = rng.normal(0.0, 1.0, weeks)
+    market = np.zeros(weeks)  # the shared shock's push on this token's return (week t gets shock t-1)
+    if common is not None:
+        # The planted lead stays on the community's own activity (z_prev above); the market shock moves every
+        # community's activity in its week and every token the week after.
+        btc_noise = common.btc_noise
+        observed = activity + common.activity_loading * common.shock
+        z = (observed - observed.mean()) / observed.std()
+        market[1:] = common.return_loading * common.shock[:-1]
     btc_r = np.empty(weeks)
     token_r = np.empty(weeks)
     log_btc, log_token = math.log(BTC_P0), math.log(P_MID)
     for t in range(weeks):
         target = math.log(BTC_P0) + BTC_DRIFT * t
         btc_r[t] = BTC_DRIFT + btc_noise[t] - BTC_KAPPA * (log_btc - target)
-        token_r[t] = BETA * btc_r[t] + SIGMA * (effect * z_prev[t] + eps[t]) - KAPPA * (log_token - math.log(P_MID))
+        token_r[t] = (
+            BETA * btc_r[t] + SIGMA * (effect * z_prev[t] + eps[t] + market[t]) - KAPPA * (log_token - math.log(P_MID))
+        )
         log_btc += btc_r[t]
         log_token += token_r[t]
     mood = np.tanh(0.6 * token_r / token_r.std() + 0.35 * z + 0.5 * rng.normal(0.0, 1.0, weeks))

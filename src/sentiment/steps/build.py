@@ -26,11 +26,16 @@ def build_weekly(settings: Settings) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def community_features(settings: Settings) -> pd.DataFrame:
-    """Weekly community features (scope "all" and per chat) of every scored message in the lake."""
-    messages = Lake(settings.lake).read("SELECT * FROM messages")
+def community_features(settings: Settings, symbol: str | None = None) -> pd.DataFrame:
+    """Weekly community features (scope "all" and per chat) of every scored message in the lake, or only of
+    ``symbol``'s community's chats when the run names communities (``settings.communities``)."""
+    from sentiment.steps.communities import chat_filter, chats_of
+
+    chats = None if symbol is None else chats_of(settings, symbol)
+    messages = Lake(settings.lake).read(f"SELECT * FROM messages WHERE {chat_filter(chats)}")
     if messages.empty:
-        raise AnalysisError("the lake holds no messages: ingest chat exports first")
+        whose = "" if chats is None else f" of {symbol}'s community"
+        raise AnalysisError(f"the lake holds no messages{whose}: ingest chat exports first")
     aliases = tuple(sym.split("/")[0] for sym in settings.symbols)  # token_mentions: cashtags + base names
     return weekly_community_features(messages, week_starts_on=settings.week_starts_on, aliases=aliases)
 
@@ -41,7 +46,11 @@ def build_weekly_symbol(settings: Settings, features: pd.DataFrame, symbol: str)
 
 
 def _weekly_of_symbol(settings: Settings, features: pd.DataFrame, symbol: str) -> pd.DataFrame:
-    """``features`` joined with one symbol's weekly bars (excess returns over the market factor), schema columns."""
+    """``features`` joined with one symbol's weekly bars (excess returns over the market factor), schema columns.
+
+    With communities, ``features`` of the whole lake are replaced by those of the symbol's own community."""
+    if settings.communities:
+        features = community_features(settings, symbol)
     wanted = ", ".join(f"'{sql_quote(s)}'" for s in dict.fromkeys((symbol, settings.market_symbol)))
     prices = Lake(settings.lake).read(
         f"SELECT * FROM prices WHERE exchange = '{sql_quote(settings.exchange)}' "

@@ -104,16 +104,20 @@ def ingest_chats(
     key = pseudonym_key(settings)
     report: list[tuple[str, str, int]] = []
     rejected: list[pd.DataFrame] = []
+    chats_by_file: dict[Path, set[tuple[str, str]]] = {}
     with lake.staged_append("messages") as staged:
         for path in files:
             tick = None if progress is None else (lambda done, total, p=path: progress(p, done, total))
             label, count, frames, rejects = _export_frames(settings, path, key, now, tick)
+            pairs = chats_by_file.setdefault(path, set())
             for frame in frames:
                 staged.add(frame)
+                pairs |= _chat_pairs(frame)
             report.append((str(path), label(), count()))
             rejected.append(_rejects_frame(settings, path, label(), rejects, now))
             log.info("%s: %s, %d records, %d rejected", path, label(), count(), len(rejects))
     n_rejects = write_rejects(settings, rejected)
+    _record_communities(settings, chats_by_file)
     return IngestSummary(files=report, rows_written=staged.written, rejects=n_rejects)
 
 
@@ -214,4 +218,21 @@ def write_messages(settings: Settings, parsed: Sequence[ParsedExport]) -> int:
     frames = [p.messages for p in parsed if not p.messages.empty]
     written = Lake(settings.lake).append("messages", pd.concat(frames, ignore_index=True)) if frames else 0
     write_rejects(settings, [p.rejects for p in parsed])
+    _record_communities(settings, {p.path: _chat_pairs(p.messages) for p in parsed})
     return written
+
+
+def _chat_pairs(frame: pd.DataFrame) -> set[tuple[str, str]]:
+    """The (platform, chat_id) pairs of a messages frame."""
+    if frame.empty:
+        return set()
+    pairs = frame[["platform", "chat_id"]].drop_duplicates()
+    return {(str(p), str(c)) for p, c in pairs.itertuples(index=False)}
+
+
+def _record_communities(settings: Settings, chats_by_file: dict[Path, set[tuple[str, str]]]) -> None:
+    """Which community each file's chats belong to (issue 15), when the run names communities."""
+    if settings.communities:
+        from sentiment.steps.communities import record_communities  # it imports this module
+
+        record_communities(settings, chats_by_file, now=pd.Timestamp.now(tz="UTC"))

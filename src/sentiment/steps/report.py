@@ -13,7 +13,7 @@ from sentiment.report.render import write_report
 from sentiment.settings import Settings
 from sentiment.steps.common import recorded, sql_quote
 
-__all__ = ["analyse_and_report", "coverage_of", "report_dir"]
+__all__ = ["analyse_and_report", "analyse_panel_and_report", "coverage_of", "panel_dir", "report_dir"]
 
 
 @recorded("analyse-and-report")
@@ -39,7 +39,13 @@ def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, 
         alpha=settings.alpha,
     )
     relations, prediction = results["relations"], results["prediction"]
-    coverage = {**coverage_of(lake, weekly), "synthetic": synthetic, "relations_target": target}
+    from sentiment.steps.communities import chats_of
+
+    coverage = {
+        **coverage_of(lake, weekly, chats_of(settings, symbol)),
+        "synthetic": synthetic,
+        "relations_target": target,
+    }
     coverage["in_words"] = (
         f"{coverage['weeks']} weeks ({coverage['first_week']} to {coverage['last_week']}) from {coverage['chats']} "
         f"chats with {coverage['messages']:,} messages; {len(coverage['missing_weeks'])} weeks missing inside "
@@ -57,15 +63,55 @@ def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, 
         caveats=notes,
         granger=results["granger"],
         flagged=results["flagged"],
+        frequency=settings.frequency,
     )
     return out
 
 
-def coverage_of(lake: Lake, weekly: pd.DataFrame) -> dict[str, object]:
-    """What data the report rests on: weeks, chats, messages and the weeks missing inside the range."""
+@recorded("analyse-panel")
+def analyse_panel_and_report(settings: Settings, *, today: pd.Timestamp, synthetic: bool = False) -> Path | None:
+    """The pooled lead-lag of every community (needs two or more); returns the panel report folder, or None."""
+    from sentiment.analysis.panel import panel_lead_lag
+    from sentiment.analysis.suite import COMMUNITY_FEATURES
+    from sentiment.report.panel import write_panel_report
+
+    symbols = list(settings.communities) or list(settings.symbols)
+    if len(settings.communities) < 2:
+        return None
+    lake = Lake(settings.lake)
+    weeklies: dict[str, pd.DataFrame] = {}
+    for symbol in symbols:
+        weekly = lake.read(
+            f"SELECT * FROM weekly WHERE symbol = '{sql_quote(symbol)}' AND scope = 'all' ORDER BY week_start"
+        )
+        if weekly.empty:
+            raise AnalysisError(f"no weekly rows for {symbol}: build the weekly table first")
+        weeklies[symbol] = add_model_features(weekly)
+    # The same target rule as the single reports, decided once for the whole panel.
+    known = min(int(w["excess_log_return"].notna().sum()) for w in weeklies.values())
+    target = "excess_log_return" if known >= settings.min_weeks else "log_return"
+    result = panel_lead_lag(
+        weeklies,
+        COMMUNITY_FEATURES,
+        target=target,
+        lags=range(-settings.max_lag, settings.max_lag + 1),
+        min_periods=settings.min_weeks,
+        alpha=settings.alpha,
+    )
+    out = panel_dir(settings.reports, today)
+    write_panel_report(out, result, target=target, synthetic=synthetic)
+    return out
+
+
+def coverage_of(lake: Lake, weekly: pd.DataFrame, chats: list[tuple[str, str]] | None = None) -> dict[str, object]:
+    """What data the report rests on: weeks, chats, messages and the weeks missing inside the range (only the
+    community's ``chats`` when given)."""
+    from sentiment.steps.communities import chat_filter
+
     stats = lake.read(
         "SELECT count(DISTINCT platform || ':' || chat_id) AS chats, "
-        "count(*) FILTER (WHERE kind IN ('message', 'media')) AS messages, count(*) AS records FROM messages"
+        "count(*) FILTER (WHERE kind IN ('message', 'media')) AS messages, count(*) AS records FROM messages "
+        f"WHERE {chat_filter(chats)}"
     ).iloc[0]
     weeks = pd.to_datetime(weekly["week_start"], utc=True)
     expected = pd.date_range(weeks.min(), weeks.max(), freq="7D") if len(weeks) else pd.DatetimeIndex([])
@@ -84,3 +130,8 @@ def coverage_of(lake: Lake, weekly: pd.DataFrame) -> dict[str, object]:
 def report_dir(reports: Path, symbol: str, today: pd.Timestamp) -> Path:
     """``<reports>/<YYYY-MM-DD>_<symbol with / as ->``."""
     return Path(reports) / f"{today.strftime('%Y-%m-%d')}_{symbol.replace('/', '-')}"
+
+
+def panel_dir(reports: Path, today: pd.Timestamp) -> Path:
+    """``<reports>/<YYYY-MM-DD>_panel``."""
+    return Path(reports) / f"{today.strftime('%Y-%m-%d')}_panel"
