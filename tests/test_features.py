@@ -162,3 +162,14 @@ def test_new_authors_are_censored_in_each_scopes_burn_in() -> None:
     assert raw["new_authors"].iloc[0] >= 31
     assert out["new_authors_z"].iloc[8:].notna().all()
     assert not np.allclose(out["new_authors_z"].iloc[8:12], raw["new_authors_z"].iloc[8:12])
+
+
+def test_daily_bars_count_per_day() -> None:
+    """freq 1d gives one row per scope and UTC day, the bar column named day, quiet days filled."""
+    out = weekly_community_features(messages(), per_chat=False, burn_in_weeks=0, freq="1d")
+    assert "day" in out.columns and "week_start" not in out.columns
+    days = out.set_index("day")
+    assert len(days) == 22  # 2024-01-01 .. 2024-01-22
+    assert days.loc[pd.Timestamp("2024-01-08", tz="UTC"), "messages"] == 3
+    assert days.loc[pd.Timestamp("2024-01-15", tz="UTC"), "messages"] == 0
+    assert days.loc[pd.Timestamp("2024-01-07", tz="UTC"), "joins_link"] == 1

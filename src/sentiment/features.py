@@ -131,6 +131,7 @@ def weekly_community_features(
     aliases: Sequence[str] = (),
     per_chat: bool = True,
     burn_in_weeks: int = BURN_IN_WEEKS,
+    freq: str = "1w",
 ) -> pd.DataFrame:
     """One row per (scope, week_start): scope "all" and each "platform:chat_id".
 
@@ -146,11 +147,21 @@ def weekly_community_features(
     Left censoring: an export starts in the middle of a group's life, so in its first weeks every regular
     posts "for the first time". new_authors, new_authors_z and spike_flag are therefore null in each scope's
     first ``burn_in_weeks`` weeks, and new_authors_z's trailing baseline only uses weeks after them.
+
+    ``freq="1d"`` gives one row per (scope, day) instead, the bar column named ``day`` (UTC midnight); every
+    definition is the same per day (the z-scores' trailing window is 8 days, the burn-in still 4 weeks,
+    retention_1w/4w still look 7/28 days ahead).
     """
+    if freq not in ("1w", "1d"):
+        raise ValueError(f"unknown frequency {freq!r}: use 1w or 1d")
     frame = messages.copy()
     if frame.empty:
         return _empty()
-    frame["week_start"] = week_start(frame["ts"], week_starts_on)
+    # The bar start lives in "week_start" while computing; daily output renames it to "day".
+    if freq == "1w":
+        frame["week_start"] = week_start(frame["ts"], week_starts_on)
+    else:
+        frame["week_start"] = frame["ts"].dt.tz_convert("UTC").dt.floor("D")
     if "mentions" in frame.columns:
         frame["_mentions"] = pd.to_numeric(frame["mentions"], errors="coerce").fillna(0).astype("int64")
     elif "text" in frame.columns:
@@ -158,19 +169,20 @@ def weekly_community_features(
     else:
         frame["_mentions"] = 0
     frame["scope"] = frame["platform"].astype(str) + ":" + frame["chat_id"].astype(str)
-    parts = [_scope_features(frame.assign(scope="all"), burn_in_weeks)]
+    step = "7D" if freq == "1w" else "1D"
+    parts = [_scope_features(frame.assign(scope="all"), burn_in_weeks, step)]
     if per_chat:
-        parts += [_scope_features(group, burn_in_weeks) for _, group in frame.groupby("scope", sort=True)]
-    out = pd.concat(parts, ignore_index=True)
-    return out[_OUTPUT_COLUMNS]
+        parts += [_scope_features(group, burn_in_weeks, step) for _, group in frame.groupby("scope", sort=True)]
+    out = pd.concat(parts, ignore_index=True)[_OUTPUT_COLUMNS]
+    return out if freq == "1w" else out.rename(columns={"week_start": "day"})
 
 
-def _scope_features(frame: pd.DataFrame, burn_in_weeks: int = BURN_IN_WEEKS) -> pd.DataFrame:
+def _scope_features(frame: pd.DataFrame, burn_in_weeks: int = BURN_IN_WEEKS, step: str = "7D") -> pd.DataFrame:
     """Features of one scope's rows (all carrying the same ``scope``)."""
     scope = str(frame["scope"].iloc[0])
     weeks = frame["week_start"]
     # Weeks are 7 days apart in UTC, so a fixed 7-day grid from the first to the last week fills the gaps.
-    index = pd.DatetimeIndex(pd.date_range(weeks.min(), weeks.max(), freq="7D"), name="week_start")
+    index = pd.DatetimeIndex(pd.date_range(weeks.min(), weeks.max(), freq=step), name="week_start")
 
     kind = frame["kind"].astype(str)
     posts = frame[kind.isin(POSTING_KINDS)]

@@ -165,3 +165,14 @@ def test_family_qvalues_keep_a_strong_same_week_family_from_loosening_leads() ->
     assert pooled[10] < 0.05  # pooled BH would call the borderline lead significant
     assert by_family[10] >= 0.05  # within its own family (x2 families) it is not
     assert np.allclose(by_family[10:], np.minimum(1, bh_qvalues(leads) * 2))
+
+
+def test_daily_frequency_names_the_lag_in_days() -> None:
+    """freq 1d pairs day t with day t+k on a daily grid and calls the column lag_days."""
+    frame = planted().rename(columns={"week_start": "day"})
+    frame["day"] = pd.date_range("2024-01-01", periods=104, freq="D", tz="UTC")
+    out = lead_lag(frame, ["buzz"], freq="1d", time_col="day")
+    assert "lag_days" in out.columns and "lag_weeks" not in out.columns
+    assert set(out.loc[out["significant"], "lag_days"]) == {1}
+    with pytest.raises(AnalysisError, match="not on one 1w grid"):
+        lead_lag(frame.rename(columns={"day": "week_start"}), ["buzz"])

@@ -157,3 +157,16 @@ def test_incomplete_weeks_give_no_return() -> None:
     assert bars["log_return"].isna().all()
     full = weekly_bars(daily("X/USDT", {**closes, "2024-03-17": 2.0}), market_symbol="X/USDT")
     assert full["log_return"].iloc[1:].tolist() == pytest.approx([LOG2, LOG2])
+
+
+def test_daily_bars_leave_gaps_and_the_open_candle_out() -> None:
+    """Daily returns only between consecutive days; a candle still open at ``now`` is no bar."""
+    from sentiment.prices.weekly import daily_bars
+
+    closes = {"2024-03-04": 1.0, "2024-03-05": 2.0, "2024-03-07": 4.0, "2024-03-08": 8.0, "2024-03-09": 4.0}
+    bars = daily_bars(daily("X/USDT", closes), market_symbol="X/USDT", now=pd.Timestamp("2024-03-09 12:00", tz="UTC"))
+    assert bars["day"].dt.strftime("%m-%d").tolist() == ["03-04", "03-05", "03-06", "03-07", "03-08"]
+    r = bars["log_return"].tolist()
+    assert np.isnan(r[0]) and r[1] == pytest.approx(LOG2) and np.isnan(r[2]) and np.isnan(r[3])
+    assert r[4] == pytest.approx(LOG2)
+    assert bars["excess_log_return"].iloc[4] == 0.0

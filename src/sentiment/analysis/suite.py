@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sentiment.analysis.granger import granger
-from sentiment.analysis.leadlag import lead_lag, weekly_grid
+from sentiment.analysis.leadlag import bar_grid, lead_lag
 from sentiment.analysis.walkforward import walk_forward
 from sentiment.errors import AnalysisError
 
@@ -54,7 +54,7 @@ PREDICTION_FEATURES = (
 _LOG_COUNTS = ("messages", "active_authors", "new_authors", "joins", "token_mentions")
 
 
-def add_model_features(weekly: pd.DataFrame) -> pd.DataFrame:
+def add_model_features(weekly: pd.DataFrame, time_col: str = "week_start") -> pd.DataFrame:
     """The weekly table plus the transforms the analyses test (pure; rows must be one scope, one symbol).
 
     Counts become log1p levels (log_<count>). Levels, not log-differences: the question is whether an unusually
@@ -64,16 +64,17 @@ def add_model_features(weekly: pd.DataFrame) -> pd.DataFrame:
     series to be serially independent, which weekly returns nearly are; Granger, which does need stationary
     inputs, differences any series an ADF test cannot call stationary (sentiment.analysis.granger).
     retention_1w_known is retention_1w moved to the week it becomes known (w+1): the cohort value of week w
-    needs week w+1's posts, so using it at w would peek one week ahead.
+    needs week w+1's posts, so using it at w would peek one week ahead. ``time_col`` names the bar column
+    (``day`` for daily tables; retention still looks one week ahead, so it is moved by 7 days there too).
     """
     out = weekly.copy()
     for col in _LOG_COUNTS:
         if col in out.columns:
             out[f"log_{col}"] = np.log1p(pd.to_numeric(out[col], errors="coerce").astype("float64"))
-    if "retention_1w" in out.columns and "week_start" in out.columns:
-        known = out.set_index("week_start")["retention_1w"].astype("float64")
+    if "retention_1w" in out.columns and time_col in out.columns:
+        known = out.set_index(time_col)["retention_1w"].astype("float64")
         known.index = known.index + pd.Timedelta(weeks=1)
-        out["retention_1w_known"] = out["week_start"].map(known).astype("float64")
+        out["retention_1w_known"] = out[time_col].map(known).astype("float64")
     return out
 
 
@@ -101,14 +102,17 @@ def analyse_weekly(
     n_permutations: int = 2000,
     predict: bool = True,
     granger_tests: bool = True,
+    freq: str = "1w",
 ) -> dict[str, Any]:
     """Every analysis of one symbol's weekly table (scope all): relations, granger, prediction, flagged, guards.
 
     ``weekly`` must already carry :func:`add_model_features`' columns. Features absent from the table or never
     known are skipped (and listed in "skipped_features"). "guards" lists plain-language reasons why results
-    are withheld (too few weeks; no forecast possible).
+    are withheld (too few weeks; no forecast possible). ``freq="1d"`` runs every analysis on a daily table
+    (bar column ``day``; relations carry lag_days; min_weeks then counts days).
     """
-    grid = weekly_grid(weekly)
+    time_col = "week_start" if freq == "1w" else "day"
+    grid = bar_grid(weekly, freq, time_col=time_col)
     n_weeks = int(grid[target].notna().sum()) if target in grid.columns else 0
     wanted = list(dict.fromkeys(features))
     usable = [f for f in wanted if f in grid.columns and pd.to_numeric(grid[f], errors="coerce").notna().any()]
@@ -119,10 +123,19 @@ def analyse_weekly(
             "Granger test or forecast is called significant (the p-values are shown for information only)."
         )
     relations = lead_lag(
-        weekly, usable, target=target, lags=lags, n_boot=n_boot, seed=seed, min_n=min_weeks, alpha=alpha
+        weekly, usable, target=target, lags=lags, min_n=min_weeks, alpha=alpha, freq=freq, time_col=time_col
     )
     causality = (
-        granger(weekly, usable, target=target, max_lag=granger_max_lag, min_n=min_weeks, alpha=alpha)
+        granger(
+            weekly,
+            usable,
+            target=target,
+            max_lag=granger_max_lag,
+            min_n=min_weeks,
+            alpha=alpha,
+            freq=freq,
+            time_col=time_col,
+        )
         if granger_tests
         else None
     )
@@ -138,6 +151,8 @@ def analyse_weekly(
                 seed=seed,
                 min_weeks=min_weeks,
                 alpha=alpha,
+                freq=freq,
+                time_col=time_col,
             )
         except AnalysisError as exc:
             guards.append(f"No out-of-sample forecast: {exc}.")
@@ -148,6 +163,8 @@ def analyse_weekly(
         "relations": relations,
         "granger": causality,
         "prediction": prediction,
-        "flagged": flagged_weeks(weekly),
+        "flagged": flagged_weeks(weekly)
+        if freq == "1w"
+        else flagged_weeks(weekly.rename(columns={"day": "week_start"})),
         "guards": guards,
     }

@@ -24,6 +24,7 @@ __all__ = [
     "SeedOutcome",
     "false_positive",
     "planted_effect_found",
+    "run_daily_seed",
     "run_panel_seed",
     "run_seed",
     "weekly_from_messages",
@@ -62,11 +63,15 @@ def weekly_from_messages(
     return add_model_features(weekly.sort_values("week_start").reset_index(drop=True))
 
 
+def _lags(relations: pd.DataFrame) -> pd.Series:
+    return relations["lag_weeks"] if "lag_weeks" in relations.columns else relations["lag_days"]
+
+
 def planted_effect_found(relations: pd.DataFrame) -> bool:
-    """A traffic feature of week t significantly and positively related to the return of week t+1."""
+    """A traffic feature of bar t significantly and positively related to the return of bar t+1."""
     hit = relations[
         relations["feature"].isin(LEAD_FEATURES)
-        & (relations["lag_weeks"] == 1)
+        & (_lags(relations) == 1)
         & relations["significant"]
         & (relations["estimate"] > 0)
     ]
@@ -82,7 +87,7 @@ def false_positive(relations: pd.DataFrame) -> bool:
     traffic features (ACTIVITY_FEATURES) at lag 0 too.
     """
     sig = relations[relations["significant"]]
-    real = sig["feature"].isin(TEXT_FEATURES) & (sig["lag_weeks"] == 0)
+    real = sig["feature"].isin(TEXT_FEATURES) & (_lags(sig) == 0)
     assert set(ACTIVITY_FEATURES).isdisjoint(TEXT_FEATURES)
     return bool((~real).any())
 
@@ -169,4 +174,42 @@ def run_panel_seed(
         tuple(planted_effect_found(r) for r in alone),
         tuple(false_positive(r) for r in alone),
         all(bool(agrees(r).all() and r["q_value"].notna().any()) for r in every),
+    )
+
+
+def run_daily_seed(
+    seed: int,
+    effect: float,
+    *,
+    days: int = 365,
+    chat_scale: float = 1.0,
+    scorer: VaderScorer | None = None,
+    target: str = "excess_log_return",
+) -> SeedOutcome:
+    """A daily world (one-day planted lead) analysed at ``freq="1d"``: daily features, daily bars, lead-lag."""
+    from sentiment.prices.weekly import daily_bars
+
+    world = simulate_world(days, seed, effect, chat_scale=chat_scale, bar_days=1)
+    now = pd.Timestamp("2030-01-01", tz="UTC")
+    messages = world_messages(world)
+    scores = score_messages(messages, scorer or VaderScorer(), now)
+    merged = messages.merge(
+        scores[["platform", "chat_id", "message_id", "compound", "label"]],
+        on=["platform", "chat_id", "message_id"],
+        how="left",
+    )
+    merged["label"] = merged["label"].fillna("unscored")
+    features = weekly_community_features(merged, aliases=("VIRTUAL",), per_chat=False, freq="1d")
+    bars = daily_bars(world_prices(world, SYMBOL, MARKET), market_symbol=MARKET)
+    daily = features.merge(bars[bars["symbol"] == SYMBOL], on="day")
+    daily = add_model_features(daily.sort_values("day").reset_index(drop=True), time_col="day")
+    result = analyse_weekly(daily, target=target, predict=False, granger_tests=False, freq="1d")
+    relations = result["relations"]
+    return SeedOutcome(
+        seed,
+        effect,
+        planted_effect_found(relations),
+        false_positive(relations),
+        result["n_weeks"],
+        bool(agrees(relations).all() and relations["q_value"].notna().any()),
     )

@@ -11,7 +11,14 @@ import pandas as pd
 from sentiment.errors import AnalysisError
 from sentiment.weeks import week_start
 
-__all__ = ["WEEKLY_BAR_COLUMNS", "candle_gaps", "timeframe_to_timedelta", "weekly_bars"]
+__all__ = [
+    "DAILY_BAR_COLUMNS",
+    "WEEKLY_BAR_COLUMNS",
+    "candle_gaps",
+    "daily_bars",
+    "timeframe_to_timedelta",
+    "weekly_bars",
+]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +33,7 @@ WEEKLY_BAR_COLUMNS = [
     "excess_log_return",
     "n_days",
 ]
+DAILY_BAR_COLUMNS = ["symbol", "day", "close", "log_return", "next_log_return", "volume", "excess_log_return"]
 GAP_COLUMNS = ["exchange", "symbol", "timeframe", "gap_start", "gap_end", "missing"]
 _TIMEFRAME = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "s", "m": "min", "h": "h", "d": "D", "w": "W"}
@@ -136,3 +144,40 @@ def _symbol_weeks(symbol: str, candles: pd.DataFrame, week_starts_on: str) -> pd
     weeks["next_log_return"] = weeks["log_return"].shift(-1)
     weeks.insert(0, "symbol", symbol)
     return weeks.reset_index()
+
+
+def daily_bars(
+    prices: pd.DataFrame, *, market_symbol: str = "BTC/USDT", now: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """One row per symbol and day from the daily ("1d") candles: the daily analogue of :func:`weekly_bars`.
+
+    log_return is log(close / previous day's close) only when both candles exist (a missing day leaves the
+    return and the next NaN, never bridged); a candle still open at ``now`` (open time + 1 day > now) is an
+    incomplete bar and is left out. excess_log_return subtracts ``market_symbol``'s return of the same day.
+    """
+    daily = prices[prices["timeframe"] == "1d"]
+    if now is not None:
+        daily = daily[daily["ts"] + pd.Timedelta(days=1) <= now]
+    if daily.empty:
+        raise AnalysisError("no complete daily (1d) candles")
+    if daily.duplicated(["symbol", "ts"]).any():
+        raise AnalysisError("several candles for the same day: keep one exchange")
+    parts = []
+    for symbol, group in daily.groupby("symbol", sort=True):
+        g = group.sort_values("ts")
+        days = pd.DatetimeIndex(g["ts"].dt.tz_convert("UTC").dt.floor("D"))
+        frame = pd.DataFrame(
+            {"close": g["close"].astype("float64").to_numpy(), "volume": g["volume"].astype("float64").to_numpy()},
+            index=days,
+        )
+        frame = frame[~frame.index.duplicated()]
+        every = pd.date_range(frame.index.min(), frame.index.max(), freq="D").as_unit("us")
+        frame = frame.reindex(every)
+        frame["log_return"] = np.log(frame["close"] / frame["close"].shift(1))
+        frame["next_log_return"] = frame["log_return"].shift(-1)
+        frame.index.name = "day"
+        parts.append(frame.reset_index().assign(symbol=str(symbol)))
+    bars = pd.concat(parts, ignore_index=True)
+    market = bars.loc[bars["symbol"] == market_symbol].set_index("day")["log_return"]
+    bars["excess_log_return"] = bars["log_return"] - bars["day"].map(market).astype("float64")
+    return bars[DAILY_BAR_COLUMNS]

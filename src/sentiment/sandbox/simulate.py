@@ -204,13 +204,18 @@ def simulate_world(
     *,
     chat_scale: float = 1.0,
     common: MarketFactors | None = None,
+    bar_days: int = 7,
 ) -> World:
     """Simulate ``weeks`` weeks from ``start`` (a Monday, UTC) with a planted lead ``effect``; seeded.
 
     ``chat_scale`` multiplies the chats' message and join rates (1.0: the bundled sample's sizes); smaller
     worlds simulate faster, which the power tests use. The latent table and prices do not depend on it.
     ``common`` (panel worlds) shares BTC and a market-wide shock with other worlds (:class:`MarketFactors`).
+    ``bar_days=1`` makes a daily world: ``weeks`` then counts days, every latent equation runs per day (the
+    planted lead is one day), each day is one candle and the chats' weekly rates are spread over single days.
     """
+    if bar_days not in (1, 7):
+        raise ConfigError(f"bar_days must be 1 or 7, got {bar_days}")
     if not chat_scale > 0:
         raise ConfigError(f"chat_scale must be positive, got {chat_scale!r}")
     if weeks < 2:
@@ -227,7 +232,7 @@ def simulate_world(
     )
     if common is not None and len(common.shock) != weeks:
         raise ConfigError(f"market factors cover {len(common.shock)} weeks, the world {weeks}")
-    weekly = _latent(latent_rng, weeks, effect, start_ts, common)
+    weekly = _latent(latent_rng, weeks, effect, start_ts, common, bar_days)
     token = _daily_candles(
         token_rng,
         weekly,
@@ -238,6 +243,7 @@ def simulate_world(
         vol_decimals=2,
         base_volume=6e6,
         activity_loading=0.35,
+        bar_days=bar_days,
     )
     btc = _daily_candles(
         btc_rng,
@@ -249,21 +255,28 @@ def simulate_world(
         vol_decimals=8,
         base_volume=4_500.0,
         activity_loading=0.0,
+        bar_days=bar_days,
     )
-    weekly["token_close"] = token["close"].to_numpy()[6::7]
-    weekly["btc_close"] = btc["close"].to_numpy()[6::7]
+    weekly["token_close"] = token["close"].to_numpy()[bar_days - 1 :: bar_days]
+    weekly["btc_close"] = btc["close"].to_numpy()[bar_days - 1 :: bar_days]
 
     closes = token["close"].to_numpy()
     tg_spec, wc_spec = _TELEGRAM, _WECHAT
-    if chat_scale != 1.0:
+    if chat_scale != 1.0 or bar_days != 7:
+        per_bar = bar_days / 7  # the specs' rates are per week
         tg_spec, wc_spec = (
-            replace(s, msgs_per_week=s.msgs_per_week * chat_scale, joins_per_week=s.joins_per_week * chat_scale)
+            replace(
+                s,
+                msgs_per_week=s.msgs_per_week * chat_scale * per_bar,
+                joins_per_week=s.joins_per_week * chat_scale * per_bar,
+                leaves_per_week=s.leaves_per_week * per_bar,
+            )
             for s in (_TELEGRAM, _WECHAT)
         )
-    tg_members, tg_events = _chat(tg_rng, tg_spec, weekly, closes)
-    wc_members, wc_events = _chat(wc_rng, wc_spec, weekly, closes)
+    tg_members, tg_events = _chat(tg_rng, tg_spec, weekly, closes, bar_days)
+    wc_members, wc_events = _chat(wc_rng, wc_spec, weekly, closes, bar_days)
     for prefix, events in (("telegram", tg_events), ("wechat", wc_events)):
-        week_of = np.array([(e.ts - int(start_ts.timestamp())) // (7 * DAY) for e in events], dtype=int)
+        week_of = np.array([(e.ts - int(start_ts.timestamp())) // (bar_days * DAY) for e in events], dtype=int)
         is_msg = np.array([e.kind in ("message", "sticker", "photo") for e in events])
         joins = np.array([len(e.members) if e.kind == "join" else 0 for e in events])
         weekly[f"{prefix}_messages"] = np.bincount(week_of[is_msg], minlength=weeks)[:weeks]
@@ -289,7 +302,12 @@ def simulate_world(
 
 
 def _latent(
-    rng: np.random.Generator, weeks: int, effect: float, start: pd.Timestamp, common: MarketFactors | None = None
+    rng: np.random.Generator,
+    weeks: int,
+    effect: float,
+    start: pd.Timestamp,
+    common: MarketFactors | None = None,
+    bar_days: int = 7,
 ) -> pd.DataFrame:
     """The weekly latent table: activity (AR(1) + bursts), BTC and token log returns, mood."""
     burst = rng.random(weeks) < BURST_P
@@ -325,7 +343,7 @@ def _latent(
     mood = np.tanh(0.6 * token_r / token_r.std() + 0.35 * z + 0.5 * rng.normal(0.0, 1.0, weeks))
     return pd.DataFrame(
         {
-            "week_start": pd.date_range(start, periods=weeks, freq="7D", unit="us"),
+            "week_start": pd.date_range(start, periods=weeks, freq=f"{bar_days}D", unit="us"),
             "activity": activity,
             "activity_z": z,
             "burst": burst,
@@ -347,12 +365,13 @@ def _daily_candles(
     vol_decimals: int,
     base_volume: float,
     activity_loading: float,
+    bar_days: int = 7,
 ) -> pd.DataFrame:
-    """Daily OHLCV whose 7 daily log steps of each week sum to that week's log return exactly."""
+    """Daily OHLCV whose daily log steps of each bar (7 days, or 1) sum to that bar's log return exactly."""
     weeks = len(weekly)
-    noise = rng.normal(0.0, daily_sd, (weeks, 7))
+    noise = rng.normal(0.0, daily_sd, (weeks, bar_days))
     noise -= noise.mean(axis=1, keepdims=True)
-    steps = (weekly[column].to_numpy()[:, None] / 7 + noise).ravel()
+    steps = (weekly[column].to_numpy()[:, None] / bar_days + noise).ravel()
     close = p0 * np.exp(np.cumsum(steps))
     open_ = np.concatenate([[p0], close[:-1]])
     wicks = np.abs(rng.normal(0.0, daily_sd * 0.6, (len(steps), 2)))
@@ -360,7 +379,7 @@ def _daily_candles(
     low = np.minimum(open_, close) * np.exp(-wicks[:, 1])
     # Rounding is monotone, so low <= open, close <= high survives it.
     open_, high, low, close = (np.round(x, decimals) for x in (open_, high, low, close))
-    activity = np.repeat(weekly["activity_z"].to_numpy(), 7)
+    activity = np.repeat(weekly["activity_z"].to_numpy(), bar_days)
     volume = base_volume * np.exp(activity_loading * activity + 3.0 * np.abs(steps) + rng.normal(0, 0.25, len(steps)))
     volume = np.round(volume, vol_decimals)
     quote = np.round(volume * (open_ + high + low + close) / 4, 8)
@@ -382,7 +401,7 @@ def _daily_candles(
 
 
 def _chat(
-    rng: np.random.Generator, spec: _ChatSpec, weekly: pd.DataFrame, closes: np.ndarray
+    rng: np.random.Generator, spec: _ChatSpec, weekly: pd.DataFrame, closes: np.ndarray, bar_days: int = 7
 ) -> tuple[list[Member], list[ChatEvent]]:
     """Members and time-ordered records of one chat; every joiner joins before their first message."""
     names = _NameMaker(rng, spec.platform)
@@ -419,13 +438,13 @@ def _chat(
 
     for w, row in enumerate(weekly.itertuples(index=False)):
         z, mood = float(row.activity_z), float(row.mood)
-        week_start = start + w * 7 * DAY
+        week_start = start + w * bar_days * DAY
         n_msg = rng.poisson(spec.msgs_per_week * math.exp(0.45 * z))
         n_join = rng.poisson(spec.joins_per_week * math.exp(0.6 * z))
         n_leave = rng.poisson(spec.leaves_per_week)
-        stamps = [(t, 0) for t in _times(rng, week_start, n_join)]
-        stamps += [(t, 1) for t in _times(rng, week_start, n_leave)]
-        stamps += [(t, 2) for t in _times(rng, week_start, n_msg)]
+        stamps = [(t, 0) for t in _times(rng, week_start, n_join, bar_days)]
+        stamps += [(t, 1) for t in _times(rng, week_start, n_leave, bar_days)]
+        stamps += [(t, 2) for t in _times(rng, week_start, n_msg, bar_days)]
         stamps.sort()
         for ts, what in stamps:
             if what == 0:
@@ -464,12 +483,12 @@ def _chat(
     return members, events
 
 
-def _times(rng: np.random.Generator, week_start: int, n: int) -> list[int]:
-    """n timestamps inside the UTC week, busiest in the UTC+8 evening, more on some days than others."""
+def _times(rng: np.random.Generator, week_start: int, n: int, bar_days: int = 7) -> list[int]:
+    """n timestamps inside the UTC bar (a week by default), busiest in the UTC+8 evening, more on some days."""
     if n == 0:
         return []
-    day_weights = rng.gamma(4.0, 1.0, 7)
-    days = rng.choice(7, size=n, p=day_weights / day_weights.sum())
+    day_weights = rng.gamma(4.0, 1.0, bar_days)
+    days = rng.choice(bar_days, size=n, p=day_weights / day_weights.sum())
     # hour h UTC is hour (h + 8) % 24 local
     utc_weights = np.roll(_HOUR_WEIGHTS, -8)
     hours = rng.choice(24, size=n, p=utc_weights / utc_weights.sum())
