@@ -105,3 +105,20 @@ def test_community_option_needs_symbol_equals_path(capsys: pytest.CaptureFixture
     assert run_cli(["run", "--community", "VIRTUAL/USDT"]) == 2
     err = capsys.readouterr().err
     assert "--community" in err and "Traceback" not in err
+
+
+def test_daily_frequency_reports_in_days(two_communities) -> None:  # type: ignore[no-untyped-def]
+    """With frequency 1d the report and the panel are computed on daily bars and name their lags lag_days."""
+    settings, _ = two_communities
+    settings = settings.model_copy(update={"frequency": "1d"})
+    ingest_step.ingest_chats(settings, settings.chats, now=NOW)
+    score_step.score_new_messages(settings, now=NOW)
+    folder = report_step.analyse_and_report(settings, "BBB/USDT", today=TODAY)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["frequency"] == "1d" and metrics["lag_convention"].startswith("lag_days")
+    assert all("lag_days" in r and "lag_weeks" not in r for r in metrics["relations"])
+    assert metrics["coverage"]["weeks"] > 250  # bars: days of a daily run
+    assert metrics["prediction"]["n_forecasts"] > 200
+    panel = report_step.analyse_panel_and_report(settings, today=TODAY)
+    pm = json.loads((panel / "metrics.json").read_text())
+    assert pm["frequency"] == "1d" and all("lag_days" in r for r in pm["relations"])

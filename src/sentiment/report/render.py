@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sentiment.analysis.leadlag import LAG_CONVENTION, RELATION_COLUMNS, SIGNIFICANCE_RULE
+from sentiment.analysis.leadlag import LAG_CONVENTION, RELATION_COLUMNS, SIGNIFICANCE_RULE, lag_convention
 from sentiment.report.plots import (
     engagement_png,
     flagged_png,
@@ -95,6 +95,9 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = (generated_at or pd.Timestamp.now(tz="UTC")).tz_convert("UTC").isoformat()
     weekly = _one_scope(weekly)
+    if "lag_days" in relations.columns:  # a daily run: the tables and plots below read the lag as lag_weeks
+        relations = relations.rename(columns={"lag_days": "lag_weeks"})
+    lag_name = "lag_days" if frequency == "1d" else "lag_weeks"
     relations = relations.reindex(columns=RELATION_COLUMNS)
     ranked = relations.sort_values(["q_value", "p_value"], na_position="last", kind="mergesort")
     all_caveats = list(dict.fromkeys([*caveats, *standard_caveats(weekly, relations, coverage)]))
@@ -104,9 +107,9 @@ def write_report(
     metrics = {
         "symbol": symbol,
         "generated_at": stamp,
-        "lag_convention": LAG_CONVENTION,
+        "lag_convention": lag_convention(frequency),
         "coverage": dict(coverage),
-        "relations": ranked.to_dict(orient="records"),
+        "relations": ranked.rename(columns={"lag_weeks": lag_name}).to_dict(orient="records"),
         "prediction": pred_metrics,
         "caveats": all_caveats,
         "frequency": frequency,

@@ -18,14 +18,10 @@ __all__ = ["analyse_and_report", "analyse_panel_and_report", "coverage_of", "pan
 
 @recorded("analyse-and-report")
 def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, synthetic: bool = False) -> Path:
-    """Lead-lag and walk-forward analyses of one symbol's weekly table; returns the report folder."""
+    """Lead-lag and walk-forward analyses of one symbol's weekly (or, with frequency 1d, daily) table; returns
+    the report folder."""
     lake = Lake(settings.lake)
-    weekly = lake.read(
-        f"SELECT * FROM weekly WHERE symbol = '{sql_quote(symbol)}' AND scope = 'all' ORDER BY week_start"
-    )
-    if weekly.empty:
-        raise AnalysisError(f"no weekly rows for {symbol}: build the weekly table first")
-    weekly = add_model_features(weekly)
+    weekly = bar_table(settings, symbol, today)
     # Community features are tested against the token's return net of the market (BTC) where known: the
     # market's share of the move is real in every token and only adds noise to the question asked here.
     target = "excess_log_return" if weekly["excess_log_return"].notna().sum() >= settings.min_weeks else "log_return"
@@ -37,12 +33,17 @@ def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, 
         seed=settings.seed,
         min_weeks=settings.min_weeks,
         alpha=settings.alpha,
+        freq=settings.frequency,
     )
     relations, prediction = results["relations"], results["prediction"]
+    if settings.frequency == "1d":  # the report's tables and plots are laid out on a bar column named week_start
+        weekly = weekly.rename(columns={"day": "week_start"})
+        if prediction is not None:
+            prediction = {**prediction, "predictions": prediction["predictions"].rename(columns={"day": "week_start"})}
     from sentiment.steps.communities import chats_of
 
     coverage = {
-        **coverage_of(lake, weekly, chats_of(settings, symbol)),
+        **coverage_of(lake, weekly, chats_of(settings, symbol), freq=settings.frequency),
         "synthetic": synthetic,
         "relations_target": target,
     }
@@ -75,18 +76,9 @@ def analyse_panel_and_report(settings: Settings, *, today: pd.Timestamp, synthet
     from sentiment.analysis.suite import COMMUNITY_FEATURES
     from sentiment.report.panel import write_panel_report
 
-    symbols = list(settings.communities) or list(settings.symbols)
     if len(settings.communities) < 2:
         return None
-    lake = Lake(settings.lake)
-    weeklies: dict[str, pd.DataFrame] = {}
-    for symbol in symbols:
-        weekly = lake.read(
-            f"SELECT * FROM weekly WHERE symbol = '{sql_quote(symbol)}' AND scope = 'all' ORDER BY week_start"
-        )
-        if weekly.empty:
-            raise AnalysisError(f"no weekly rows for {symbol}: build the weekly table first")
-        weeklies[symbol] = add_model_features(weekly)
+    weeklies = {symbol: bar_table(settings, symbol, today) for symbol in settings.communities}
     # The same target rule as the single reports, decided once for the whole panel.
     known = min(int(w["excess_log_return"].notna().sum()) for w in weeklies.values())
     target = "excess_log_return" if known >= settings.min_weeks else "log_return"
@@ -97,13 +89,50 @@ def analyse_panel_and_report(settings: Settings, *, today: pd.Timestamp, synthet
         lags=range(-settings.max_lag, settings.max_lag + 1),
         min_periods=settings.min_weeks,
         alpha=settings.alpha,
+        freq=settings.frequency,
+        time_col="week_start" if settings.frequency == "1w" else "day",
     )
     out = panel_dir(settings.reports, today)
     write_panel_report(out, result, target=target, synthetic=synthetic)
     return out
 
 
-def coverage_of(lake: Lake, weekly: pd.DataFrame, chats: list[tuple[str, str]] | None = None) -> dict[str, object]:
+def bar_table(settings: Settings, symbol: str, today: pd.Timestamp) -> pd.DataFrame:
+    """The scope-all table the analyses run on, with the model features: the lake's weekly rows of ``symbol``,
+    or with frequency 1d its daily rows, computed here from the community's messages and the daily candles
+    (the lake stores no daily table; candles still open ``today`` are left out)."""
+    lake = Lake(settings.lake)
+    if settings.frequency == "1w":
+        weekly = lake.read(
+            f"SELECT * FROM weekly WHERE symbol = '{sql_quote(symbol)}' AND scope = 'all' ORDER BY week_start"
+        )
+        if weekly.empty:
+            raise AnalysisError(f"no weekly rows for {symbol}: build the weekly table first")
+        return add_model_features(weekly)
+    from sentiment.features import weekly_community_features
+    from sentiment.prices.weekly import daily_bars
+    from sentiment.steps.communities import chat_filter, chats_of
+
+    messages = lake.read(f"SELECT * FROM messages WHERE {chat_filter(chats_of(settings, symbol))}")
+    if messages.empty:
+        raise AnalysisError(f"no messages for {symbol}'s community: ingest chat exports first")
+    aliases = tuple(sym.split("/")[0] for sym in settings.symbols)
+    features = weekly_community_features(messages, aliases=aliases, per_chat=False, freq="1d")
+    wanted = ", ".join(f"'{sql_quote(s)}'" for s in dict.fromkeys((symbol, settings.market_symbol)))
+    prices = lake.read(
+        f"SELECT * FROM prices WHERE exchange = '{sql_quote(settings.exchange)}' AND timeframe = '1d' "
+        f"AND symbol IN ({wanted})"
+    )
+    if prices[prices["symbol"] == symbol].empty:
+        raise AnalysisError(f"the lake holds no {settings.exchange} daily prices of {symbol}: fetch prices first")
+    bars = daily_bars(prices, market_symbol=settings.market_symbol, now=today)
+    daily = features.merge(bars[bars["symbol"] == symbol], on="day", how="inner").sort_values("day")
+    return add_model_features(daily.reset_index(drop=True), time_col="day")
+
+
+def coverage_of(
+    lake: Lake, weekly: pd.DataFrame, chats: list[tuple[str, str]] | None = None, freq: str = "1w"
+) -> dict[str, object]:
     """What data the report rests on: weeks, chats, messages and the weeks missing inside the range (only the
     community's ``chats`` when given)."""
     from sentiment.steps.communities import chat_filter
@@ -114,7 +143,8 @@ def coverage_of(lake: Lake, weekly: pd.DataFrame, chats: list[tuple[str, str]] |
         f"WHERE {chat_filter(chats)}"
     ).iloc[0]
     weeks = pd.to_datetime(weekly["week_start"], utc=True)
-    expected = pd.date_range(weeks.min(), weeks.max(), freq="7D") if len(weeks) else pd.DatetimeIndex([])
+    step = "7D" if freq == "1w" else "1D"  # weeks, or days of a daily run ("weeks"/"missing_weeks" count bars)
+    expected = pd.date_range(weeks.min(), weeks.max(), freq=step) if len(weeks) else pd.DatetimeIndex([])
     missing = sorted(set(expected) - set(weeks))
     return {
         "weeks": len(weekly),
