@@ -13,7 +13,7 @@ Arms (each runs ``--seeds`` worlds with the planted lead and ``--seeds`` without
   null panels that still carry the shared shock.
 * ``daily``: one community, 365 days, a planted one-day lead, analysed at ``--freq 1d``.
 
-Every rate comes with its 95% Wilson interval; running tallies are printed every 20 worlds. The agreement of
+Every rate comes with its 95% Wilson interval; running tallies are printed every ``--tally-every`` worlds. The agreement of
 flag and interval is checked on every row of every simulated report and printed as a count of violations.
 """
 
@@ -107,6 +107,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--arms", default="panel,daily", help="comma list of single, panel, daily")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--tally-every", type=int, default=40, help="print running rates every N worlds")
+    parser.add_argument("--log-worlds", action="store_true", help="print each world's outcome as it finishes")
     args = parser.parse_args()
     for arm in [a.strip() for a in args.arms.split(",") if a.strip()]:
         runner, effect, bars, scale = ARMS[arm]
@@ -121,10 +123,14 @@ def main() -> None:
         )
         results: list[dict[str, Any]] = []
         with ProcessPoolExecutor(args.workers) as pool:
-            for result in pool.map(runner, jobs):
+            for job, result in zip(jobs, pool.map(runner, jobs), strict=True):
                 results.append(result)
-                if len(results) % 40 == 0 and len(results) < len(jobs):
-                    print(f"  after {len(results)} worlds: " + " | ".join(_summary(arm, results)[:2]), flush=True)
+                if args.log_worlds:
+                    print(f"  world seed={job[0]} {result}", flush=True)
+                if len(results) % args.tally_every == 0 and len(results) < len(jobs):
+                    print(f"  after {len(results)} worlds:", flush=True)
+                    for line in _summary(arm, results):
+                        print(f"    {line}", flush=True)
         seconds = time.perf_counter() - start
         for line in _summary(arm, results):
             print(line, flush=True)
