@@ -13,8 +13,9 @@ Arms (each runs ``--seeds`` worlds with the planted lead and ``--seeds`` without
   null panels that still carry the shared shock.
 * ``daily``: one community, 365 days, a planted one-day lead, analysed at ``--freq 1d``.
 
-Every rate comes with its 95% Wilson interval; running tallies are printed every ``--tally-every`` worlds. The agreement of
-flag and interval is checked on every row of every simulated report and printed as a count of violations.
+Every rate comes with its 95% Wilson interval; running tallies are printed every ``--tally-every`` worlds.
+The agreement of flag and interval is checked on every row of every simulated report and printed as a count of
+violations.
 """
 
 from __future__ import annotations
