@@ -81,7 +81,8 @@ def test_heterogeneity_is_high_when_communities_disagree() -> None:
 
 
 def test_driscoll_kraay_matches_linearmodels_panelols() -> None:
-    """The fast path gives PanelOLS's two-way slope and Driscoll-Kraay error on an unbalanced panel."""
+    """The fast path gives PanelOLS's two-way slope, Driscoll-Kraay and homoskedastic errors on an unbalanced
+    panel, and uses the larger of the two errors."""
     from linearmodels.panel import PanelOLS
 
     rng = np.random.default_rng(4)
@@ -96,7 +97,10 @@ def test_driscoll_kraay_matches_linearmodels_panelols() -> None:
         cov_type="kernel", kernel="bartlett"
     )
     assert mine["estimate"] == pytest.approx(float(ref.params["x"]), rel=1e-9)
-    assert mine["se"] == pytest.approx(float(ref.std_errors["x"]), rel=1e-7)
+    assert mine["se_driscoll_kraay"] == pytest.approx(float(ref.std_errors["x"]), rel=1e-7)
+    plain = PanelOLS(frame["y"], frame[["x"]], entity_effects=True, time_effects=True).fit(cov_type="unadjusted")
+    assert mine["se_homoskedastic"] == pytest.approx(float(plain.std_errors["x"]), rel=1e-7)
+    assert mine["se"] == max(mine["se_driscoll_kraay"], mine["se_homoskedastic"])
 
 
 def test_pairs_are_standardised_within_each_community() -> None:

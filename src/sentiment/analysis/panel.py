@@ -48,9 +48,11 @@ PANEL_COLUMNS = [
 PANEL_METHOD = (
     "For each feature and lag k: the target of bar t+k regressed on the feature of bar t, both standardised "
     "within each community, with community and time fixed effects (a bar that moves every token, such as a "
-    "market-wide shock, is absorbed by its time effect and cannot count as a community effect), estimated by "
-    "linearmodels.PanelOLS with Driscoll-Kraay standard errors (Bartlett kernel; robust to correlation across "
-    "communities and over time), t reference on n_periods - 1 degrees of freedom. Significance, q-values and "
+    "market-wide shock, is absorbed by its time effect and cannot count as a community effect), the slope and "
+    "Driscoll-Kraay standard error of linearmodels' PanelOLS (its DriscollKraay estimator on the two-way within "
+    "transform) (Bartlett kernel; robust to correlation across "
+    "communities and over time; floored at the homoskedastic error, which the kernel estimate undercuts by "
+    "chance at ~100 periods), t reference on n_periods - 1 degrees of freedom. Significance, q-values and "
     "intervals follow the single-community rule: " + SIGNIFICANCE_RULE + " Per community: the same slope "
     "from that community alone (Newey-West error); heterogeneity: Cochran's Q over the per-community slopes "
     "(chi-square, communities - 1 degrees of freedom) and I^2."
@@ -195,7 +197,10 @@ def _pooled(data: _Pairs) -> dict[str, Any]:
     exact for unbalanced panels too) and the covariance by linearmodels' DriscollKraay estimator with the
     degrees-of-freedom settings of ``PanelOLS(..., entity_effects=True, time_effects=True).fit(cov_type=
     "kernel", kernel="bartlett")``; a test checks the two agree. PanelOLS itself costs ~15x more per fit, which
-    the power benchmark (hundreds of panels x 117 fits) cannot afford.
+    the power benchmark (hundreds of panels x 117 fits) cannot afford. The error used is the larger of the
+    Driscoll-Kraay one and the homoskedastic one: on 3,000 null panels (8 x 103, AR(1) features, t(4)
+    returns, a common shock) Driscoll-Kraay alone rejected 4.9% at 5% but 0.30% at 0.2%; the larger of the
+    two 3.7% and 0.17%.
     """
     n_symbols = len(np.unique(data.entity))
     periods, period = np.unique(data.period, return_inverse=True)
@@ -234,8 +239,18 @@ def _pooled(data: _Pairs) -> dict[str, Any]:
             ).cov
         except (ValueError, np.linalg.LinAlgError):
             return empty
-    var = float(cov[0, 0])
-    return {**empty, "estimate": b, "se": math.sqrt(var) if var > 0 else math.nan}
+    # Floored at the homoskedastic two-way error, as the single-community rule floors Newey-West: at T ~ 100
+    # the kernel estimate is noisy and biased down, which matters at the small levels multiplicity demands.
+    resid = y - b * x
+    homoskedastic = float(resid @ resid) / max(x.size - 1 - n_effects, 1) / sxx
+    var = max(float(cov[0, 0]), homoskedastic)
+    return {
+        **empty,
+        "estimate": b,
+        "se": math.sqrt(var) if var > 0 else math.nan,
+        "se_driscoll_kraay": math.sqrt(float(cov[0, 0])) if cov[0, 0] > 0 else math.nan,
+        "se_homoskedastic": math.sqrt(homoskedastic),
+    }
 
 
 def _within(v: np.ndarray, entity: np.ndarray, period: np.ndarray, tol: float = 1e-11) -> np.ndarray:
