@@ -11,6 +11,7 @@ from deltalake import DeltaTable
 
 from sentiment import schemas
 from sentiment.errors import LakeError
+from sentiment.lake.tables import dataset_of
 
 __all__ = ["create_view", "duck_type", "views_named"]
 
@@ -33,7 +34,7 @@ def create_view(con: duckdb.DuckDBPyConnection, table: str, name: str, dt: Delta
         con.register(f"__{name}_arrow", schemas.schema(table).empty_table())
         present: set[str] = {c.name for c in cols}
     else:
-        dataset = dt.to_pyarrow_dataset()
+        dataset = dataset_of(dt)
         con.register(f"__{name}_arrow", dataset)
         present = set(dataset.schema.names)
     select = [c.name if c.name in present else f"CAST(NULL AS {duck_type(c.type)}) AS {c.name}" for c in cols]

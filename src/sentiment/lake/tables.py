@@ -214,9 +214,18 @@ def new_rows(
 
 def _anti_join(con: duckdb.DuckDBPyConnection, table: str, dt: DeltaTable) -> str:
     keys = list(schemas.KEYS[table])
-    con.register("__stored_keys", dt.to_pyarrow_dataset())
+    con.register("__stored_keys", dataset_of(dt))
     match = " AND ".join(f"k.{c} = s.{c}" for c in keys)
     return f"WHERE NOT EXISTS (SELECT 1 FROM __stored_keys k WHERE {match})"
+
+
+def dataset_of(dt: DeltaTable) -> ds.Dataset:
+    """The snapshot as a pyarrow dataset for DuckDB, strings typed ``string_view``: DuckDB pushes its filters down
+    with string_view literals, which pyarrow cannot compare with the plain-string min/max statistics delta-rs
+    attaches to every file (``equal(string, string_view)`` has no kernel)."""
+    stored = pa.schema(dt.schema().to_arrow())
+    viewed = pa.schema([f.with_type(pa.string_view()) if f.type == pa.string() else f for f in stored])
+    return dt.to_pyarrow_dataset(schema=viewed)
 
 
 def with_seq(rows: pa.Table, start: int = 0) -> pa.Table:
