@@ -6,8 +6,6 @@ import multiprocessing as mp
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 import pytest
 
 from sentiment.errors import LakeError, SchemaMismatchError

@@ -6,7 +6,7 @@ import json
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -255,14 +255,16 @@ class Lake:
         return inserted
 
     def _ensure_migrated(self, table: str) -> None:
-        """The first write to a table still in the old format converts it (only when it is not Delta yet)."""
+        """The first write through this Lake converts every table still in the old format (so the steps after it
+        can read them), looking only at tables that are not Delta tables yet."""
         if table in self._migrated:
             return
-        if tables.open_table(self.location, table) is None:
-            found = legacy.find(self.location, table)
-            if found is not None:
-                self._migrate_table(found)
-        self._migrated.add(table)
+        for name in schemas.TABLES:
+            if name not in self._migrated and not tables.exists(self.location, name):
+                found = legacy.find(self.location, name)
+                if found is not None:
+                    self._migrate_table(found)
+            self._migrated.add(name)
 
     def _appendable(self, table: str, what: str = "append()") -> None:
         self.table_dir(table)
@@ -277,7 +279,9 @@ class Lake:
         Given the ``sql`` about to run, only the views it names are made. ``as_of`` reads every table as it was
         at that version (a number, a moment, or ``{table: version}``)."""
         wanted = query.views_named(sql) if sql is not None else None
-        return query.connect(wanted, lambda t: self.snapshot(t, as_of), lambda t: str(self.table_dir(t)))
+        return query.connect(
+            wanted, lambda t: self.snapshot(t, as_of), lambda t: str(self.table_dir(t)), local=not self.remote
+        )
 
     def read(self, sql: str, *, as_of: AsOf = None) -> pd.DataFrame:
         """Run ``sql`` over the lake's views (as of ``as_of``) and return a DataFrame."""
@@ -331,7 +335,7 @@ class _Absent:
     """A table that did not exist at the requested point."""
 
 
-def _version_for(table: str, as_of: AsOf) -> int | datetime | None | _Absent:
+def _version_for(table: str, as_of: AsOf) -> int | datetime | _Absent | None:
     if as_of is None or isinstance(as_of, int | datetime):
         return as_of
     if isinstance(as_of, str):
@@ -385,4 +389,3 @@ def _duck() -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     finally:
         con.close()
-

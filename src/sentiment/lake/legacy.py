@@ -8,6 +8,7 @@ table's Delta log once per key, then deletes the old files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -65,10 +66,8 @@ class LegacyTable:
 
     def delete(self) -> None:
         for rel in [*self.data, *self.leftovers]:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 self.filesystem.delete_file(f"{self.base}/{rel}")
-            except FileNotFoundError:
-                pass
 
 
 def find(loc: LakeLocation, table: str) -> LegacyTable | None:

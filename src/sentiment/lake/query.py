@@ -26,19 +26,37 @@ def views_named(sql: str) -> set[str]:
     return found
 
 
-def create_view(con: duckdb.DuckDBPyConnection, table: str, name: str, dt: DeltaTable | None) -> None:
+def create_view(
+    con: duckdb.DuckDBPyConnection, table: str, name: str, dt: DeltaTable | None, *, local: bool = False
+) -> None:
     """``CREATE VIEW name`` with the declared columns of ``table`` in order, read from ``dt`` (an empty table when
-    None); a column declared after the table was last written reads as typed NULLs."""
+    None); a column declared after the table was last written reads as typed NULLs.
+
+    A local table is read by DuckDB's own Parquet reader over the files of the snapshot (multi-threaded, with
+    the partition values taken from the hive-style folder names); on an object store, through the snapshot's
+    pyarrow dataset (no DuckDB extension needed)."""
     cols = schemas.TABLES[table]
     if dt is None:
         con.register(f"__{name}_arrow", schemas.schema(table).empty_table())
-        present: set[str] = {c.name for c in cols}
+        source, present = f"__{name}_arrow", {c.name for c in cols}
+    elif local and dt.file_uris() and not _has_deletion_vectors(dt):
+        parts = schemas.PARTITIONS.get(table, ())
+        files = ", ".join("'" + f.replace("'", "''") + "'" for f in sorted(dt.file_uris()))
+        hive = ", ".join(f"'{p}': VARCHAR" for p in parts)
+        options = f", hive_partitioning = true, hive_types = {{{hive}}}" if parts else ", hive_partitioning = false"
+        source = f"read_parquet([{files}]{options}, union_by_name = true)"
+        present = {f.name for f in dt.schema().fields}
     else:
         dataset = dataset_of(dt)
         con.register(f"__{name}_arrow", dataset)
-        present = set(dataset.schema.names)
+        source, present = f"__{name}_arrow", set(dataset.schema.names)
     select = [c.name if c.name in present else f"CAST(NULL AS {duck_type(c.type)}) AS {c.name}" for c in cols]
-    con.execute(f"CREATE VIEW {name} AS SELECT {', '.join(select)} FROM __{name}_arrow")
+    con.execute(f"CREATE VIEW {name} AS SELECT {', '.join(select)} FROM {source}")
+
+
+def _has_deletion_vectors(dt: DeltaTable) -> bool:
+    features = dt.protocol().reader_features or []
+    return "deletionVectors" in features
 
 
 def messages_view(con: duckdb.DuckDBPyConnection) -> None:
@@ -52,7 +70,11 @@ def messages_view(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def connect(
-    wanted: set[str] | None, opener: Callable[[str], DeltaTable | None], where: Callable[[str], str]
+    wanted: set[str] | None,
+    opener: Callable[[str], DeltaTable | None],
+    where: Callable[[str], str],
+    *,
+    local: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory connection (TimeZone UTC) with the views in ``wanted`` (all when None); ``opener(table)``
     gives each table's Delta snapshot."""
@@ -63,7 +85,7 @@ def connect(
         if wanted is not None and name not in wanted:
             continue
         try:
-            create_view(con, table, name, opener(table))
+            create_view(con, table, name, opener(table), local=local)
         except (duckdb.Error, pa.ArrowException, OSError) as exc:
             con.close()
             raise LakeError(where(table), f"cannot read the table: {first_line(exc)}") from exc

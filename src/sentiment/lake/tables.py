@@ -12,7 +12,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
@@ -72,12 +74,19 @@ def open_table(loc: LakeLocation, table: str, version: int | datetime | None = N
         raise LakeError(uri, f"cannot open the table: {_first_line(exc)}") from exc
 
 
+def exists(loc: LakeLocation, table: str) -> bool:
+    """Whether ``table`` is a Delta table (has a commit log)."""
+    if isinstance(loc.root, Path):
+        return (loc.root / table / "_delta_log").is_dir()
+    return bool(DeltaTable.is_deltatable(loc.table_uri(table), storage_options=loc.options or None))
+
+
 def create_table(loc: LakeLocation, table: str) -> DeltaTable:
     """Open ``table``, creating it empty with its declared schema and partitioning if it does not exist."""
     dt = open_table(loc, table)
     if dt is not None:
         return dt
-    try:
+    with suppress(CommitFailedError, DeltaError):  # another writer may create it at the same moment
         DeltaTable.create(
             loc.table_uri(table),
             schema=schemas.schema(table),
@@ -87,8 +96,6 @@ def create_table(loc: LakeLocation, table: str) -> DeltaTable:
             description=f"community-sentiment table {table}, schema version {schemas.SCHEMA_VERSION}",
             storage_options=loc.options or None,
         )
-    except (CommitFailedError, DeltaError):
-        pass  # another writer created it at the same moment
     dt = open_table(loc, table)
     if dt is None:
         raise LakeError(loc.table_uri(table), "cannot create the table")
@@ -182,9 +189,7 @@ def replace_partitions(loc: LakeLocation, table: str, rows: pa.Table) -> int:
             partition_by=parts,
             schema_mode="merge" if not set(rows.schema.names) <= stored else None,
             writer_properties=_WRITER,
-            commit_properties=CommitProperties(
-                custom_metadata={"sentiment.schema_version": schemas.SCHEMA_VERSION}
-            ),
+            commit_properties=CommitProperties(custom_metadata={"sentiment.schema_version": schemas.SCHEMA_VERSION}),
         )
         return rows.num_rows
 
