@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -119,18 +118,24 @@ class Lake:
 
         def rows(dt: DeltaTable) -> pa.Table:
             with _duck() as con:
-                con.register("__source", source)
-                found = tables.new_rows(con, table, "SELECT * FROM __source", dt).to_arrow_table()
-                return tables.conform_arrow(found, table)
+                con.register("__source", source.select([*schemas.KEYS[table], SEQ]))
+                keep = tables.new_positions(con, table, "SELECT * FROM __source", self._stored(con, table, dt))
+            return arrow if len(keep) == arrow.num_rows else arrow.take(pa.array(keep))
 
         return tables.insert_new(self.location, table, rows)
+
+    def _stored(self, con: duckdb.DuckDBPyConnection, table: str, dt: DeltaTable) -> str | None:
+        """A FROM source of the rows ``dt`` holds, or None when it holds none."""
+        if not dt.file_uris():
+            return None
+        return query.table_source(con, table, dt, local=not self.remote, name="stored")
 
     @contextmanager
     def staged_append(self, table: str) -> Iterator[StagedAppend]:
         """Append in bounded batches, all or nothing: ``add()`` validates and stages each batch in a local folder;
-        when the block exits normally the new rows of all batches go in as ONE commit (deduplicated against the
-        stored keys and each other by DuckDB, which spills to disk rather than holding every batch in memory).
-        On an exception nothing is written."""
+        when the block exits normally the new rows of all batches go in as ONE commit (the keys deduplicated
+        against the stored ones and each other by DuckDB reading key columns only, then the staged files streamed
+        into the table one at a time). On an exception nothing is written."""
         self._appendable(table)
         if isinstance(self.root, Path):
             (self.root / ".staging").mkdir(parents=True, exist_ok=True)
@@ -142,27 +147,20 @@ class Lake:
             yield staged
             if staged.files:
                 self._ensure_migrated(table)
-                staged.written = self._insert_from_files(table, staged.files, stage_dir)
+                staged.written = self._insert_files(table, staged.files)
         finally:
             shutil.rmtree(stage_dir, ignore_errors=True)
 
-    def _insert_from_files(self, table: str, files: list[Path], work: Path) -> int:
+    def _insert_files(self, table: str, files: Sequence[Path]) -> int:
+        """Append the new rows of staged Parquet files (conformed rows plus a ``__seq`` column), one commit."""
         listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-        return self._insert_sql(table, f"SELECT * FROM read_parquet([{listed}])", work, lambda con: None)
+        keys = ", ".join([*schemas.KEYS[table], SEQ])
+        source_sql = f"SELECT {keys} FROM read_parquet([{listed}])"
 
-    def _insert_sql(self, table: str, source_sql: str, work: Path, setup: Any) -> int:
-        """Insert the new rows of a DuckDB query (with a ``__seq`` column) through a Parquet file in ``work``."""
-
-        def rows(dt: DeltaTable) -> pa.Table | pa.RecordBatchReader:
-            out = work / f"new-{uuid.uuid4().hex}.parquet"
+        def rows(dt: DeltaTable) -> pa.RecordBatchReader | None:
             with _duck() as con:
-                setup(con)
-                relation = tables.new_rows(con, table, source_sql, dt)
-                target = str(out).replace("'", "''")
-                con.execute(f"COPY ({relation.sql_query()}) TO '{target}' (FORMAT parquet)")
-            if pq.ParquetFile(out).metadata.num_rows == 0:
-                return schemas.schema(table).empty_table()
-            return tables.reader_of([str(out)], table)
+                keep = tables.new_positions(con, table, source_sql, self._stored(con, table, dt))
+            return tables.reader_of(files, table, keep) if len(keep) else None
 
         return tables.insert_new(self.location, table, rows)
 
@@ -239,13 +237,16 @@ class Lake:
         if found.data:
             work = Path(tempfile.mkdtemp(prefix=f"sentiment-migrate-{table}-"))
             try:
-                dataset = found.dataset()
-                inserted = self._insert_sql(
-                    table,
-                    f"SELECT *, row_number() OVER () AS {SEQ} FROM __legacy",
-                    work,
-                    lambda con: con.register("__legacy", dataset),
-                )
+                staged = work / "rows.parquet"
+                with _duck() as con:
+                    con.register("__legacy", found.dataset())
+                    names = ", ".join(schemas.schema(table).names)
+                    target = str(staged).replace("'", "''")
+                    con.execute(
+                        f"COPY (SELECT {names}, row_number() OVER () AS {SEQ} FROM __legacy) TO '{target}' "
+                        "(FORMAT parquet)"
+                    )
+                inserted = self._insert_files(table, [staged])
             finally:
                 shutil.rmtree(work, ignore_errors=True)
         else:
@@ -376,9 +377,9 @@ def parse_as_of(text: str) -> AsOf:
 
 def _first_of_each_key(arrow: pa.Table, table: str) -> pa.Table:
     with _duck() as con:
-        con.register("__source", tables.with_seq(arrow))
-        found = tables.new_rows(con, table, "SELECT * FROM __source", None).to_arrow_table()
-    return tables.conform_arrow(found, table)
+        con.register("__source", tables.with_seq(arrow.select(list(schemas.KEYS[table]))))
+        keep = tables.new_positions(con, table, "SELECT * FROM __source", None)
+    return arrow if len(keep) == arrow.num_rows else arrow.take(pa.array(keep))
 
 
 @contextmanager

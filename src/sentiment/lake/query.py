@@ -30,28 +30,34 @@ def create_view(
     con: duckdb.DuckDBPyConnection, table: str, name: str, dt: DeltaTable | None, *, local: bool = False
 ) -> None:
     """``CREATE VIEW name`` with the declared columns of ``table`` in order, read from ``dt`` (an empty table when
-    None); a column declared after the table was last written reads as typed NULLs.
-
-    A local table is read by DuckDB's own Parquet reader over the files of the snapshot (multi-threaded, with
-    the partition values taken from the hive-style folder names); on an object store, through the snapshot's
-    pyarrow dataset (no DuckDB extension needed)."""
+    None); a column declared after the table was last written reads as typed NULLs."""
     cols = schemas.TABLES[table]
     if dt is None:
         con.register(f"__{name}_arrow", schemas.schema(table).empty_table())
         source, present = f"__{name}_arrow", {c.name for c in cols}
-    elif local and dt.file_uris() and not _has_deletion_vectors(dt):
-        parts = schemas.PARTITIONS.get(table, ())
-        files = ", ".join("'" + f.replace("'", "''") + "'" for f in sorted(dt.file_uris()))
-        hive = ", ".join(f"'{p}': VARCHAR" for p in parts)
-        options = f", hive_partitioning = true, hive_types = {{{hive}}}" if parts else ", hive_partitioning = false"
-        source = f"read_parquet([{files}]{options}, union_by_name = true)"
-        present = {f.name for f in dt.schema().fields}
     else:
-        dataset = dataset_of(dt)
-        con.register(f"__{name}_arrow", dataset)
-        source, present = f"__{name}_arrow", set(dataset.schema.names)
+        source = table_source(con, table, dt, local=local, name=name)
+        present = {f.name for f in dt.schema().fields}
     select = [c.name if c.name in present else f"CAST(NULL AS {duck_type(c.type)}) AS {c.name}" for c in cols]
     con.execute(f"CREATE VIEW {name} AS SELECT {', '.join(select)} FROM {source}")
+
+
+def table_source(
+    con: duckdb.DuckDBPyConnection, table: str, dt: DeltaTable, *, local: bool, name: str | None = None
+) -> str:
+    """A DuckDB FROM source reading the snapshot ``dt``: on a local lake DuckDB's own Parquet reader over the
+    snapshot's files (multi-threaded; partition values from the hive-style folder names), on an object store the
+    snapshot's pyarrow dataset (registered on ``con``; no DuckDB extension needed)."""
+    files = sorted(dt.file_uris())
+    if local and files and not _has_deletion_vectors(dt):
+        parts = schemas.PARTITIONS.get(table, ())
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        hive = ", ".join(f"'{p}': VARCHAR" for p in parts)
+        options = f", hive_partitioning = true, hive_types = {{{hive}}}" if parts else ", hive_partitioning = false"
+        return f"read_parquet([{listed}]{options}, union_by_name = true)"
+    registered = f"__{name or table}_delta"
+    con.register(registered, dataset_of(dt))
+    return registered
 
 
 def _has_deletion_vectors(dt: DeltaTable) -> bool:

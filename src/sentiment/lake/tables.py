@@ -1,10 +1,15 @@
 """Delta table IO: open, create, insert-new-keys, replace, update-in-place, compact and time travel, via deltalake.
 
 Every write is one Delta commit, so a reader sees a table at its last commit and never a half-written file; a
-writer killed before its commit leaves only unreferenced files (``vacuum`` removes them later). Writers retry
-a commit conflict by re-running the whole operation against the new table version: an insert-only merge that
-lost a race re-reads the keys the winner stored and inserts only what is still missing, so two processes
-appending the same rows at once store each row once.
+writer killed before its commit leaves only unreferenced files (``vacuum`` removes them later).
+
+Idempotent appends under concurrency: a writer reads the stored keys at version N, appends only the rows whose
+key is missing, and commits with a Delta application transaction (``txn``) under the one app id every writer of
+this lake uses. Delta's conflict check refuses a commit when a commit made since version N carries the same app
+id, so an append can only land if no other lake write landed since the keys were read; the loser re-reads the
+keys (now including the winner's rows) and retries. Two processes appending the same rows at once therefore
+store each row once, on a local folder or on S3 (where the commit itself is a conditional PUT). A blind append
+avoids a merge's join over the stored rows: the key check is a keys-only anti join.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
-from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from sentiment import schemas
@@ -30,10 +36,10 @@ from sentiment.lake.storage import LakeLocation
 
 __all__ = [
     "MAX_ATTEMPTS",
+    "WRITER_APP_ID",
     "AsOf",
     "create_table",
     "insert_new",
-    "new_rows",
     "open_table",
     "replace_partitions",
     "upsert",
@@ -43,6 +49,8 @@ __all__ = [
 AsOf = int | datetime | str | Mapping[str, int] | None
 MAX_ATTEMPTS = 40
 SEQ = "__seq"
+# The Delta application-transaction id of every write this lake makes (see the module docstring).
+WRITER_APP_ID = "community-sentiment-lake"
 _WRITER = WriterProperties(compression="ZSTD")
 _T = TypeVar("_T")
 
@@ -78,7 +86,8 @@ def exists(loc: LakeLocation, table: str) -> bool:
     """Whether ``table`` is a Delta table (has a commit log)."""
     if isinstance(loc.root, Path):
         return (loc.root / table / "_delta_log").is_dir()
-    return bool(DeltaTable.is_deltatable(loc.table_uri(table), storage_options=loc.options or None))
+    # (DeltaTable.is_deltatable hangs against some S3 servers, moto among them: open the table instead)
+    return open_table(loc, table) is not None
 
 
 def create_table(loc: LakeLocation, table: str) -> DeltaTable:
@@ -116,39 +125,59 @@ def retried(uri: str, operation: Callable[[], _T]) -> _T:
     raise AssertionError("unreachable")
 
 
-def _merge_kwargs(dt: DeltaTable, table: str) -> dict[str, Any]:
-    stored = {f.name for f in dt.schema().fields}
-    return {
-        "merge_schema": not set(schemas.schema(table).names) <= stored,  # a column declared since it was created
-        "writer_properties": _WRITER,
-        "commit_properties": CommitProperties(custom_metadata={"sentiment.schema_version": schemas.SCHEMA_VERSION}),
-    }
+def _commit(dt: DeltaTable) -> CommitProperties:
+    return CommitProperties(
+        custom_metadata={"sentiment.schema_version": schemas.SCHEMA_VERSION},
+        app_transactions=[Transaction(app_id=WRITER_APP_ID, version=int(dt.version()) + 1)],
+    )
+
+
+def _schema_grows(dt: DeltaTable, names: Sequence[str]) -> bool:
+    """A column declared since the table was created (written with schema merge, so old files read as NULL)."""
+    return not set(names) <= {f.name for f in dt.schema().fields}
 
 
 def _predicate(table: str) -> str:
     return " AND ".join(f"t.{k} = s.{k}" for k in schemas.KEYS[table])
 
 
-def insert_new(loc: LakeLocation, table: str, source: Callable[[DeltaTable], pa.Table | pa.RecordBatchReader]) -> int:
-    """Insert the rows of ``source(table)`` whose key is not stored (insert-only merge); return rows inserted.
-
-    ``source`` is called once per attempt with the table it will be merged into, so it can pre-filter against
-    the stored keys of that version; the merge itself re-checks every key, which makes it safe under races.
-    """
+def insert_new(
+    loc: LakeLocation, table: str, source: Callable[[DeltaTable], pa.Table | pa.RecordBatchReader | None]
+) -> int:
+    """Append ``source(table)``: the rows whose key the given version does not hold (the caller computes them);
+    return rows written. ``source`` is called again with the new version after a commit conflict."""
 
     def attempt() -> int:
         dt = create_table(loc, table)
         rows = source(dt)
-        if isinstance(rows, pa.Table) and rows.num_rows == 0:
+        if rows is None or (isinstance(rows, pa.Table) and rows.num_rows == 0):
             return 0
-        result = (
-            dt.merge(rows, _predicate(table), source_alias="s", target_alias="t", **_merge_kwargs(dt, table))
-            .when_not_matched_insert_all()
-            .execute()
+        counted = [0]
+        if isinstance(rows, pa.RecordBatchReader):
+            rows = _counting(rows, counted)
+        else:
+            counted[0] = rows.num_rows
+        write_deltalake(
+            dt,  # the snapshot the keys were read from: the conflict check starts there
+            rows,
+            mode="append",
+            partition_by=partitions(table) or None,
+            schema_mode="merge" if _schema_grows(dt, schemas.schema(table).names) else None,
+            writer_properties=_WRITER,
+            commit_properties=_commit(dt),
         )
-        return int(result["num_target_rows_inserted"])
+        return counted[0]
 
     return retried(loc.table_uri(table), attempt)
+
+
+def _counting(reader: pa.RecordBatchReader, counted: list[int]) -> pa.RecordBatchReader:
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            counted[0] += batch.num_rows
+            yield batch
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
 def upsert(loc: LakeLocation, table: str, rows: pa.Table) -> int:
@@ -157,7 +186,15 @@ def upsert(loc: LakeLocation, table: str, rows: pa.Table) -> int:
     def attempt() -> int:
         dt = create_table(loc, table)
         result = (
-            dt.merge(rows, _predicate(table), source_alias="s", target_alias="t", **_merge_kwargs(dt, table))
+            dt.merge(
+                rows,
+                _predicate(table),
+                source_alias="s",
+                target_alias="t",
+                merge_schema=_schema_grows(dt, rows.schema.names),
+                writer_properties=_WRITER,
+                commit_properties=_commit(dt),
+            )
             .when_matched_update_all()
             .when_not_matched_insert_all()
             .execute()
@@ -202,26 +239,19 @@ def _literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def new_rows(
-    con: duckdb.DuckDBPyConnection, table: str, source_sql: str, dt: DeltaTable | None
-) -> duckdb.DuckDBPyRelation:
-    """A DuckDB relation of the rows of ``source_sql`` (which has a ``__seq`` column giving their order) that are
-    the first of their key and whose key ``dt`` does not hold; columns in declared order, ``__seq`` dropped."""
-    keys = list(schemas.KEYS[table])
-    names = ", ".join(schemas.schema(table).names)
-    stored = "" if dt is None or not dt.file_uris() else _anti_join(con, table, dt)
-    partition = ", ".join(f"s.{k}" for k in keys)
-    return con.sql(
-        f"SELECT {names} FROM ({source_sql}) s {stored} "
-        f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY s.{SEQ}) = 1"
-    )
-
-
-def _anti_join(con: duckdb.DuckDBPyConnection, table: str, dt: DeltaTable) -> str:
-    keys = list(schemas.KEYS[table])
-    con.register("__stored_keys", dataset_of(dt))
-    match = " AND ".join(f"k.{c} = s.{c}" for c in keys)
-    return f"WHERE NOT EXISTS (SELECT 1 FROM __stored_keys k WHERE {match})"
+def new_positions(con: duckdb.DuckDBPyConnection, table: str, source_sql: str, stored_sql: str | None) -> np.ndarray:
+    """The ``__seq`` of the rows of ``source_sql`` to write, sorted: the first row of each key, unless the key is
+    in ``stored_sql`` (a FROM source of the stored rows, or None when nothing is stored). Keys only are read."""
+    keys = ", ".join(schemas.KEYS[table])
+    firsts = f"SELECT {keys}, min({SEQ}) AS {SEQ} FROM ({source_sql}) GROUP BY ALL"
+    if stored_sql is None:
+        sql = f"SELECT {SEQ} FROM ({firsts}) ORDER BY {SEQ}"
+    else:
+        sql = (
+            f"SELECT f.{SEQ} FROM ({firsts}) f ANTI JOIN (SELECT {keys} FROM {stored_sql}) k USING ({keys}) "
+            f"ORDER BY f.{SEQ}"
+        )
+    return con.sql(sql).fetchnumpy()[SEQ].astype(np.int64)
 
 
 def dataset_of(dt: DeltaTable) -> ds.Dataset:
@@ -244,15 +274,23 @@ def conform_arrow(rows: pa.Table, table: str) -> pa.Table:
     return pa.Table.from_arrays(rows.select(target.names).cast(loose).columns, schema=target)
 
 
-def reader_of(paths: Sequence[str], table: str) -> pa.RecordBatchReader:
-    """Staged Parquet files streamed as batches of the declared schema (bounded memory)."""
+def reader_of(paths: Sequence[str | Path], table: str, keep: np.ndarray) -> pa.RecordBatchReader:
+    """The rows of staged Parquet files whose ``__seq`` is in ``keep`` (sorted), streamed in the declared schema,
+    one file in memory at a time. Each staged file holds a contiguous ``__seq`` range (see ``with_seq``)."""
     target = schemas.schema(table)
-    dataset = ds.dataset(list(paths), format="parquet")
 
     def batches() -> Iterator[pa.RecordBatch]:
-        for batch in dataset.to_batches(columns=target.names):
-            if batch.num_rows:
-                yield from conform_arrow(pa.Table.from_batches([batch]), table).to_batches()
+        for path in paths:
+            rows = pq.read_table(path)
+            if rows.num_rows == 0:
+                continue
+            first = int(rows.column(SEQ)[0].as_py())
+            lo, hi = np.searchsorted(keep, [first, first + rows.num_rows])
+            if hi - lo < rows.num_rows:
+                rows = rows.take(pa.array(keep[lo:hi] - first))
+            rows = rows.drop_columns([SEQ])
+            if rows.num_rows:
+                yield from (rows if rows.schema.equals(target) else conform_arrow(rows, table)).to_batches()
 
     return pa.RecordBatchReader.from_batches(target, batches())
 
