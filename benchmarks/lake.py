@@ -132,7 +132,7 @@ def main() -> None:
         t_duck_file, duck_file = best(lambda: duck_on_file(plain))
         t_lake_query, lake_result = best(lambda: lake.read(WEEKLY_SQL.format(source="messages_raw")))
         t_lake_read, lake_back = best(lambda: lake.read("SELECT * FROM messages_raw"))
-        assert len(lake_back) == n + 10_000 and len(pd_result) == len(duck_file)
+        assert len(lake_back) == n + 10_000 == lake_result["n"].sum() and len(pd_result) == len(duck_file)
         print("read / weekly query (best of 3)")
         line("pandas.read_parquet, all columns", t_pd_read)
         line("Lake.read('SELECT * FROM messages_raw')", t_lake_read, t_pd_read)
