@@ -207,7 +207,8 @@ class Lake:
             dt = tables.open_table(self.location, name)
             assert dt is not None
             try:
-                dt.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False)
+                # full: also files no commit ever listed (a killed writer's), once older than the retention window
+                dt.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False, full=True)
                 dt.create_checkpoint()
             except DeltaError as exc:
                 raise LakeError(self.table_dir(name), f"vacuum failed: {query.first_line(exc)}") from exc
