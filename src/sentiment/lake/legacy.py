@@ -68,6 +68,11 @@ class LegacyTable:
         for rel in [*self.data, *self.leftovers]:
             with contextlib.suppress(FileNotFoundError):
                 self.filesystem.delete_file(f"{self.base}/{rel}")
+        if isinstance(self.filesystem, pafs.LocalFileSystem):  # folders left empty (object stores have none)
+            for folder, _dirs, _names in sorted(os.walk(self.base), key=lambda w: -len(w[0])):
+                with contextlib.suppress(OSError):
+                    if folder != self.base:
+                        Path(folder).rmdir()
 
 
 def find(loc: LakeLocation, table: str) -> LegacyTable | None:
