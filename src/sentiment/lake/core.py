@@ -102,7 +102,7 @@ class Lake:
             return []
         parts = schemas.PARTITIONS.get(table, ())
         filters = [(c, "=", str(v)) for c, v in zip(parts, values, strict=False)]
-        uris = sorted(dt.file_uris(partition_filters=filters or None))
+        uris = sorted(dt.file_uris(file_pruning_predicate=filters or None))
         return [Path(u) for u in uris] if isinstance(self.root, Path) else uris
 
     # ---- writes ------------------------------------------------------------------------------------------
