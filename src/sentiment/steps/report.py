@@ -2,26 +2,53 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from sentiment.analysis.suite import add_model_features, analyse_weekly
 from sentiment.errors import AnalysisError
-from sentiment.lake import Lake
+from sentiment.lake import AsOf, Lake
 from sentiment.report.render import write_report
 from sentiment.settings import Settings
 from sentiment.steps.common import recorded, sql_quote
 
-__all__ = ["analyse_and_report", "analyse_panel_and_report", "coverage_of", "panel_dir", "report_dir"]
+__all__ = [
+    "REPORT_TABLES",
+    "analyse_and_report",
+    "analyse_panel_and_report",
+    "bar_table",
+    "coverage_of",
+    "panel_dir",
+    "record_table_versions",
+    "report_dir",
+]
+
+# The tables a report reads (``messages`` is the view of messages joined to scores).
+REPORT_TABLES = ("weekly", "messages", "scores")
 
 
 @recorded("analyse-and-report")
-def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, synthetic: bool = False) -> Path:
+def analyse_and_report(
+    settings: Settings,
+    symbol: str,
+    *,
+    today: pd.Timestamp,
+    synthetic: bool = False,
+    as_of: AsOf = None,
+    out: Path | None = None,
+) -> Path:
     """Lead-lag and walk-forward analyses of one symbol's weekly (or, with frequency 1d, daily) table; returns
-    the report folder."""
+    the report folder.
+
+    The tables are read at one pinned version each (the latest, or as of ``as_of``: a version, a moment, or the
+    ``{table: version}`` a past report recorded), and metrics.json records them under ``table_versions``, so
+    the same report can be rebuilt later whatever was written since.
+    """
     lake = Lake(settings.lake)
-    weekly = bar_table(settings, symbol, today)
+    versions = lake.versions(REPORT_TABLES, as_of)
+    weekly = bar_table(settings, symbol, today, as_of=versions)
     # Community features are tested against the token's return net of the market (BTC) where known: the
     # market's share of the move is real in every token and only adds noise to the question asked here.
     target = "excess_log_return" if weekly["excess_log_return"].notna().sum() >= settings.min_weeks else "log_return"
@@ -43,7 +70,7 @@ def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, 
     from sentiment.steps.communities import chats_of
 
     coverage = {
-        **coverage_of(lake, weekly, chats_of(settings, symbol), freq=settings.frequency),
+        **coverage_of(lake, weekly, chats_of(settings, symbol), freq=settings.frequency, as_of=versions),
         "synthetic": synthetic,
         "relations_target": target,
     }
@@ -53,7 +80,7 @@ def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, 
         f"that range; relations tested against {target}."
     )
     notes: list[str] = list(results["guards"])
-    out = report_dir(settings.reports, symbol, today)
+    out = out or report_dir(settings.reports, symbol, today)
     write_report(
         out,
         symbol=symbol,
@@ -66,6 +93,7 @@ def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, 
         flagged=results["flagged"],
         frequency=settings.frequency,
     )
+    record_table_versions(out / "metrics.json", versions)
     return out
 
 
@@ -97,14 +125,16 @@ def analyse_panel_and_report(settings: Settings, *, today: pd.Timestamp, synthet
     return out
 
 
-def bar_table(settings: Settings, symbol: str, today: pd.Timestamp) -> pd.DataFrame:
+def bar_table(settings: Settings, symbol: str, today: pd.Timestamp, *, as_of: AsOf = None) -> pd.DataFrame:
     """The scope-all table the analyses run on, with the model features: the lake's weekly rows of ``symbol``,
     or with frequency 1d its daily rows, computed here from the community's messages and the daily candles
-    (the lake stores no daily table; candles still open ``today`` are left out)."""
+    (the lake stores no daily table; candles still open ``today`` are left out). ``as_of`` pins the versions
+    read (see :meth:`Lake.read`)."""
     lake = Lake(settings.lake)
     if settings.frequency == "1w":
         weekly = lake.read(
-            f"SELECT * FROM weekly WHERE symbol = '{sql_quote(symbol)}' AND scope = 'all' ORDER BY week_start"
+            f"SELECT * FROM weekly WHERE symbol = '{sql_quote(symbol)}' AND scope = 'all' ORDER BY week_start",
+            as_of=as_of,
         )
         if weekly.empty:
             raise AnalysisError(f"no weekly rows for {symbol}: build the weekly table first")
@@ -113,7 +143,7 @@ def bar_table(settings: Settings, symbol: str, today: pd.Timestamp) -> pd.DataFr
     from sentiment.prices.weekly import daily_bars
     from sentiment.steps.communities import chat_filter, chats_of
 
-    messages = lake.read(f"SELECT * FROM messages WHERE {chat_filter(chats_of(settings, symbol))}")
+    messages = lake.read(f"SELECT * FROM messages WHERE {chat_filter(chats_of(settings, symbol))}", as_of=as_of)
     if messages.empty:
         raise AnalysisError(f"no messages for {symbol}'s community: ingest chat exports first")
     aliases = tuple(sym.split("/")[0] for sym in settings.symbols)
@@ -130,8 +160,21 @@ def bar_table(settings: Settings, symbol: str, today: pd.Timestamp) -> pd.DataFr
     return add_model_features(daily.reset_index(drop=True), time_col="day")
 
 
+def record_table_versions(metrics_path: Path, versions: dict[str, int | None]) -> None:
+    """Add ``table_versions`` (the Delta version of every table the report read; null = table absent) to
+    metrics.json, keeping every other key as written."""
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    metrics["table_versions"] = versions
+    metrics_path.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
 def coverage_of(
-    lake: Lake, weekly: pd.DataFrame, chats: list[tuple[str, str]] | None = None, freq: str = "1w"
+    lake: Lake,
+    weekly: pd.DataFrame,
+    chats: list[tuple[str, str]] | None = None,
+    freq: str = "1w",
+    *,
+    as_of: AsOf = None,
 ) -> dict[str, object]:
     """What data the report rests on: weeks, chats, messages and the weeks missing inside the range (only the
     community's ``chats`` when given)."""
@@ -140,7 +183,8 @@ def coverage_of(
     stats = lake.read(
         "SELECT count(DISTINCT platform || ':' || chat_id) AS chats, "
         "count(*) FILTER (WHERE kind IN ('message', 'media')) AS messages, count(*) AS records FROM messages "
-        f"WHERE {chat_filter(chats)}"
+        f"WHERE {chat_filter(chats)}",
+        as_of=as_of,
     ).iloc[0]
     weeks = pd.to_datetime(weekly["week_start"], utc=True)
     step = "7D" if freq == "1w" else "1D"  # weeks, or days of a daily run ("weeks"/"missing_weeks" count bars)
