@@ -1,0 +1,161 @@
+"""The default scorer: per-language routing of lexicon scores and the shipped learned models, combined.
+
+* English: VADER + crypto lexicon scores (compound, pos, neg) are features of the shipped model trained on
+  finance-news tweets, next to its word features; compound = P(bullish) - P(bearish).
+* Indonesian: the same with the Indonesian lexicon's scores and the model trained on IndoNLU SmSA.
+* Chinese: jieba + the Chinese lexicon; ar, fa, ru, es, pt, tr, vi: their lexicons; emoji-only text: emoji.
+* Any other language: unscored, with its ``lang``.
+
+Labels. Where a model reads the kind of text it was trained on (Indonesian comments; English text that reads as
+a news report: it links out or is a headline, with no sign of a person talking) its most probable class is the
+label, ``neutral`` included. English chat is not news: people in a trading chat talk because they lean one way,
+and the news model's "neutral" mostly means "no news-style evidence" there, so chat is labelled by compound
+(+-0.05), as the lexicon scorers are. Lexicon-only languages are labelled by compound too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from sentiment.scoring.core import _NO_SCORES, LABELS, BaseScorer, detect_lang, label_for
+from sentiment.scoring.multilingual import LANGS as LEXICON_LANGS
+
+__all__ = ["HybridScorer", "reads_as_report"]
+
+MODEL_LANGS = ("en", "id")
+_CODE = {label: i for i, label in enumerate(LABELS)}
+_LINK = re.compile(r"(?i)https?://|www\.")
+_CAPS_WORD = re.compile(r"(?<![$\w])[A-Za-z][A-Za-z'’&.-]+")
+# Signs of a person talking: first/second person, chat abbreviations.
+_CHAT_WORDS = frozenset(
+    "i im i'm i’m me my mine we our us you your u ur lol lmao imo imho lfg wtf gm gn omg ngl tbh idk".split()
+)
+
+
+def _code_of(compound: float) -> int:
+    return _CODE[label_for(compound)]
+
+
+def reads_as_report(text: str) -> bool:
+    """English text written as news: it links to an article or is a headline (at least 4 words, most of them
+    capitalised), and has no first/second person, chat abbreviation or emoji."""
+    if not text.isascii() and any(ord(ch) >= 0x2190 for ch in text):
+        return False  # arrows, symbols and emoji are chat, not headlines
+    words = _CAPS_WORD.findall(text)
+    if any(w.lower() in _CHAT_WORDS for w in words):
+        return False
+    if _LINK.search(text):
+        return True
+    if len(words) < 4:
+        return False
+    return sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+
+
+class HybridScorer(BaseScorer):
+    """Lexicons + shipped learned models per language (see the module docstring); the package default."""
+
+    name = "hybrid"
+    RULES_VERSION = "1"
+
+    def __init__(self) -> None:
+        from sentiment.scoring.lexicon import data_digest, model_digest
+
+        self.version = f"{self.RULES_VERSION}.{data_digest()}.{model_digest()}"
+        self._en = self._zh = self._multi = None
+        self._models: dict[str, object] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_en": None, "_zh": None, "_multi": None, "_models": {}}
+
+    # ---- parts, built on first use (and once per worker process) ------------------------------------------
+    @property
+    def english(self):  # type: ignore[no-untyped-def]
+        if self._en is None:
+            from sentiment.scoring.english import CryptoVader
+
+            self._en = CryptoVader()
+        return self._en
+
+    @property
+    def chinese(self):  # type: ignore[no-untyped-def]
+        if self._zh is None:
+            from sentiment.scoring.chinese import ChineseScorer
+            from sentiment.scoring.lexicon import load_crypto_lexicon
+
+            self._zh = ChineseScorer(latin_lexicon=self.english.lexicon, emoji_lexicon=load_crypto_lexicon().emoji)
+        return self._zh
+
+    @property
+    def multi(self):  # type: ignore[no-untyped-def]
+        if self._multi is None:
+            from sentiment.scoring.multilingual import MultiScorer
+
+            self._multi = MultiScorer()
+        return self._multi
+
+    def model(self, lang: str):  # type: ignore[no-untyped-def]
+        if lang not in self._models:
+            from sentiment.scoring.learned import load_shipped
+
+            self._models[lang] = load_shipped(lang)
+        return self._models[lang]
+
+    def warm(self) -> None:
+        self.score_arrays(["warm up good 好", "bagus", "جميل", "🚀"])
+
+    def lexicon_scores(self, text: str, lang: str) -> dict[str, float]:
+        """The lexicon's VADER-style scores of ``text`` in ``lang`` (the learned models' dense features)."""
+        if lang == "en":
+            return self.english.polarity_scores(text)
+        if lang == "zh":
+            return self.chinese.polarity_scores(text)
+        return self.multi.polarity_scores(text, None if lang == "und" else lang)
+
+    # ---- scoring ------------------------------------------------------------------------------------------
+    def score_one(self, text: str) -> dict[str, object]:
+        values, labels, langs = self.score_arrays([text])
+        row = values[0]
+        scored = not np.isnan(row[0])
+        return {
+            "compound": float(row[0]) if scored else None,
+            "pos": float(row[1]) if scored else None,
+            "neu": float(row[2]) if scored else None,
+            "neg": float(row[3]) if scored else None,
+            "label": LABELS[labels[0]],
+            "lang": langs[0],
+        }
+
+    def score_arrays(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        langs = [detect_lang(t) for t in texts]
+        rows: list[tuple[float, float, float, float]] = []
+        labels: list[int] = []
+        for text, lang in zip(texts, langs, strict=True):
+            row, label = self._one(text, lang)
+            rows.append(row)
+            labels.append(label)
+        values = np.array(rows, dtype="float64").reshape(len(rows), 4)
+        return values, np.array(labels, dtype="uint8"), langs
+
+    def _one(self, text: str, lang: str) -> tuple[tuple[float, float, float, float], int]:
+        if lang in MODEL_LANGS:
+            s = self.lexicon_scores(text, lang)
+            model = self.model(lang)
+            p = dict(zip(model.classes, model.proba(text, (s["compound"], s["pos"], s["neg"])), strict=True))
+            bull, bear, neu = p.get("bullish", 0.0), p.get("bearish", 0.0), p.get("neutral", 0.0)
+            compound = round(bull - bear, 4)
+            if lang == "id" or reads_as_report(text):
+                label = max(("bullish", bull), ("bearish", bear), ("neutral", neu), key=lambda kv: kv[1])[0]
+                code = _CODE[label]
+            else:
+                code = _code_of(compound)
+            return (compound, round(bull, 3), round(neu, 3), round(bear, 3)), code
+        if lang == "zh" or lang in LEXICON_LANGS or (lang == "und" and text.strip()):
+            s = self.lexicon_scores(text, lang)
+            if lang == "und" and not (s["pos"] or s["neg"]):
+                return _NO_SCORES, _CODE["unscored"]  # no letters and no emoji with a meaning: nothing to read
+            row = (s["compound"], s["pos"], s["neu"], s["neg"])
+            return row, _code_of(s["compound"])
+        return _NO_SCORES, _CODE["unscored"]
