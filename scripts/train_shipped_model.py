@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sentiment.scoring.core import label_for
 from sentiment.scoring.evaluate import scores_of
-from sentiment.scoring.hybrid import HybridScorer
+from sentiment.scoring.hybrid import HybridScorer, reads_as_report
 from sentiment.scoring.learned import SEED, LinearTextModel, fit_linear, save_linear
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,19 +62,23 @@ def dense_of(scorer: HybridScorer, texts: list[str], lang: str) -> np.ndarray:
     return np.array(rows, dtype="float64")
 
 
-def cross_validated(texts: list[str], labels: list[str], dense: np.ndarray) -> dict[str, float]:
-    """Out-of-fold argmax labels of the shipped recipe (stratified folds, fixed seed), scored."""
+def cross_validated(texts: list[str], labels: list[str], dense: np.ndarray, lang: str) -> dict[str, object]:
+    """Out-of-fold labels of the shipped recipe (stratified folds, fixed seed), scored two ways: the most probable
+    class, and the label the hybrid scorer gives (for English, chat-like text by compound; see scoring.hybrid)."""
     from sklearn.model_selection import StratifiedKFold
 
     y = np.asarray(labels, dtype=object)
-    predicted = np.empty(len(y), dtype=object)
+    argmax = np.empty(len(y), dtype=object)
+    hybrid = np.empty(len(y), dtype=object)
     for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(texts, y):
         arrays, _ = fit_linear([texts[i] for i in train], y[train].tolist(), dense[train], DENSE)
         model = LinearTextModel.from_arrays(arrays, {})
         for i in test:
-            p = model.proba(texts[i], dense[i])
-            predicted[i] = model.classes[int(np.argmax(p))]
-    return scores_of(labels, predicted.tolist())
+            p = dict(zip(model.classes, model.proba(texts[i], dense[i]), strict=True))
+            argmax[i] = max(p, key=p.__getitem__)
+            in_domain = lang != "en" or reads_as_report(texts[i])
+            hybrid[i] = argmax[i] if in_domain else label_for(p["bullish"] - p["bearish"])
+    return {"argmax": scores_of(labels, argmax.tolist()), "hybrid_labels": scores_of(labels, hybrid.tolist())}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     for lang in args.lang or sorted(SOURCES):
         texts, labels, digest = read(lang, args.data)
         dense = dense_of(scorer, texts, lang)
-        cv = cross_validated(texts, labels, dense)
+        cv = cross_validated(texts, labels, dense, lang)
         arrays, _ = fit_linear(texts, labels, dense, DENSE)
         card = {
             **SOURCES[lang],
@@ -99,10 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             "features": "word unigrams+bigrams (links, cashtags, numbers as placeholders), TF-IDF sublinear tf, "
             "min_df 2, l2; plus the lexicon's compound, pos, neg",
             "model": "multinomial logistic regression, C=4, balanced class weights, lbfgs",
-            "n_features": int(len(arrays["idf"])),
+            "n_features": len(arrays["idf"]),
             "seed": SEED,
             "cv_folds": FOLDS,
-            "cv_argmax": cv,
+            "cv": cv,
         }
         save_linear(arrays, card, args.out / f"{lang}.npz")
         print(f"{lang}: {len(labels)} rows, {card['n_features']} features, {FOLDS}-fold CV {cv}", file=sys.stderr)

@@ -29,9 +29,41 @@ MODEL_LANGS = ("en", "id")
 _CODE = {label: i for i, label in enumerate(LABELS)}
 _LINK = re.compile(r"(?i)https?://|www\.")
 _CAPS_WORD = re.compile(r"(?<![$\w])[A-Za-z][A-Za-z'’&.-]+")
-# Signs of a person talking: first/second person, chat abbreviations.
+# Signs of a person talking: first/second person, chat abbreviations, as chat writes them (lower case; a
+# headline's "You" or a ticker such as GM is not one), and the capital I.
 _CHAT_WORDS = frozenset(
-    "i im i'm i’m me my mine we our us you your u ur lol lmao imo imho lfg wtf gm gn omg ngl tbh idk".split()
+    [
+        "i",
+        "im",
+        "i'm",
+        "i’m",
+        "me",
+        "my",
+        "mine",
+        "we",
+        "our",
+        "us",
+        "you",
+        "your",
+        "u",
+        "ur",
+        "lol",
+        "lmao",
+        "imo",
+        "imho",
+        "lfg",
+        "wtf",
+        "gm",
+        "gn",
+        "omg",
+        "ngl",
+        "tbh",
+        "idk",
+        "I",
+        "I'm",
+        "I’m",
+        "Im",
+    ]
 )
 
 
@@ -45,7 +77,7 @@ def reads_as_report(text: str) -> bool:
     if not text.isascii() and any(ord(ch) >= 0x2190 for ch in text):
         return False  # arrows, symbols and emoji are chat, not headlines
     words = _CAPS_WORD.findall(text)
-    if any(w.lower() in _CHAT_WORDS for w in words):
+    if any(w in _CHAT_WORDS for w in words):
         return False
     if _LINK.search(text):
         return True

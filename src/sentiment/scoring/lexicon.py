@@ -17,9 +17,9 @@ __all__ = [
     "CryptoLexicon",
     "ZhLexicon",
     "data_digest",
-    "model_digest",
     "load_crypto_lexicon",
     "load_zh_lexicon",
+    "model_digest",
     "normalise_emoji",
 ]
 

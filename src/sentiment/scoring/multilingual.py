@@ -17,7 +17,7 @@ from sentiment.errors import InputError
 from sentiment.scoring.chinese import _scores
 from sentiment.scoring.lexicon import MULTI_FILE, _rows, _valence, normalise_emoji
 
-__all__ = ["LANGS", "KINDS", "LangLexicon", "MultiScorer", "emoji_valences", "load_multi_lexicon", "normalise"]
+__all__ = ["KINDS", "LANGS", "LangLexicon", "MultiScorer", "emoji_valences", "load_multi_lexicon", "normalise"]
 
 LANGS = ("ar", "fa", "ru", "es", "pt", "tr", "id", "vi")
 KINDS = ("sentiment", "negation", "negation_after", "degree", "degree_after")
@@ -28,7 +28,9 @@ _ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u0640\u06d6-\u06ed]")  # haraka
 _ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ئ": "ي", "ؤ": "و"})
 _PERSIAN_FOLD = str.maketrans({"ي": "ی", "ك": "ک", "ة": "ه", "أ": "ا", "إ": "ا", "آ": "ا", "\u200c": ""})
 _TURKISH_LOWER = str.maketrans({"I": "ı", "İ": "i"})
-_LATIN_FOLD = str.maketrans("áàâãäéèêëíìîïóòôõöúùûüçñğışÁÀÂÃÄÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑĞŞ", "aaaaaeeeeiiiiooooouuuucngisaaaaaeeeeiiiiooooouuuucngs")
+_LATIN_FOLD = str.maketrans(
+    "áàâãäéèêëíìîïóòôõöúùûüçñğışÁÀÂÃÄÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑĞŞ", "aaaaaeeeeiiiiooooouuuucngisaaaaaeeeeiiiiooooouuuucngs"
+)
 _ELONGATED = re.compile(r"(\w)\1{2,}")
 # Words (letters, with inner apostrophes), sentence punctuation (resets negation), and any other single symbol
 # (emoji are looked up; the rest is ignored).

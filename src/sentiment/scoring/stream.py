@@ -1,0 +1,105 @@
+"""Scoring a stream of lines into JSON lines: each distinct text rendered once, in worker processes when the
+stream is big, chunk by chunk (bounded memory), output in input order. ``sentiment score-text`` runs on it."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import islice
+from typing import TextIO
+
+from sentiment.scoring import core
+from sentiment.scoring.core import LABELS, BaseScorer
+from sentiment.scoring.extras import MessageFacts
+
+__all__ = ["CHUNK", "render_lines", "score_lines"]
+
+CHUNK = 20_000  # lines read at a time; a first chunk this full means a big stream, worth starting workers
+CACHE_LIMIT = 1_000_000  # distinct texts whose rendered line is kept for later repeats
+_FLOATS = ("compound", "pos", "neu", "neg")
+
+
+def render_lines(scorer: BaseScorer, facts: MessageFacts, texts: list[str]) -> list[str]:
+    """The output line (JSON + newline) of each text: scores, lang, scorer name and the message facts."""
+    with core._gc_paused():
+        values, labels, langs = scorer.score_arrays(texts)
+        rows = values.tolist()
+        dumps = json.dumps
+        out: list[str] = []
+        for text, row, code, lang in zip(texts, rows, labels.tolist(), langs, strict=True):
+            mentions, is_question, has_link = facts.of(text)
+            record: dict[str, object] = {"text": text}
+            for name, value in zip(_FLOATS, row, strict=True):
+                record[name] = None if value != value else value  # NaN: unscored
+            record.update(label=LABELS[code], lang=lang, scorer=scorer.name, mentions=mentions)
+            record.update(is_question=is_question, has_link=has_link)
+            out.append(dumps(record, ensure_ascii=False) + "\n")
+    return out
+
+
+def _render_in_worker(texts: list[str]) -> list[str]:
+    assert core._WORKER is not None, "worker not initialised"
+    scorer, facts = core._WORKER
+    return render_lines(scorer, facts or MessageFacts(), texts)
+
+
+def _chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
+    it = iter(lines)
+    while chunk := [line.rstrip("\r\n") for line in islice(it, size)]:
+        yield chunk
+
+
+def score_lines(
+    lines: Iterable[str],
+    scorer: BaseScorer,
+    facts: MessageFacts,
+    out: TextIO,
+    *,
+    workers: int | None = None,
+    chunk: int = CHUNK,
+) -> int:
+    """Write one JSON line per input line to ``out``; returns the number of lines. Texts already rendered (within
+    the last ``CACHE_LIMIT`` distinct ones) are not scored again. Worker processes start only when the first chunk
+    is full (a big stream) and the scorer can run in them."""
+    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    rendered: dict[str, str] = {}
+    pending: deque[tuple[list[str], list[str], list[Future[list[str]] | list[str]]]] = deque()
+    pool: ProcessPoolExecutor | None = None
+    total = 0
+    try:
+        for texts in _chunks(lines, chunk):
+            total += len(texts)
+            if pool is None and n_workers > 1 and scorer.parallel and len(texts) == chunk and not pending:
+                pool = core._start_pool(scorer, facts, n_workers)
+            new = list(dict.fromkeys(t for t in texts if t not in rendered))
+            parts: list[Future[list[str]] | list[str]] = []
+            if new and pool is not None:
+                step = -(-len(new) // n_workers)
+                parts = [pool.submit(_render_in_worker, new[i : i + step]) for i in range(0, len(new), step)]
+            elif new:
+                parts = [render_lines(scorer, facts, new)]
+            pending.append((texts, new, parts))
+            # Up to two chunks in flight, so the workers do not wait for this process to write.
+            while len(pending) > (2 if pool is not None else 0):
+                _flush(*pending.popleft(), rendered, out)
+        while pending:
+            _flush(*pending.popleft(), rendered, out)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return total
+
+
+def _flush(
+    texts: list[str], new: list[str], parts: list[Future[list[str]] | list[str]], rendered: dict[str, str], out: TextIO
+) -> None:
+    lines: list[str] = []
+    for part in parts:
+        lines.extend(part.result() if isinstance(part, Future) else part)
+    fresh = dict(zip(new, lines, strict=True))
+    if len(rendered) < CACHE_LIMIT:  # entries are never dropped: a later chunk may count on them
+        rendered.update(fresh)
+    out.write("".join([fresh.get(t) or rendered[t] for t in texts]))
