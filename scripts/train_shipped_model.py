@@ -4,7 +4,7 @@ Reproducible: fixed seed, fixed folds, deterministic solver. Writes ``en.npz``/`
 Sentiment, MIT) and ``id.npz``/``id.json`` (IndoNLU SmSA, Apache-2.0): plain arrays, no pickle. Each card records
 the data, licence, features and 5-fold cross-validated scores of the exact recipe shipped.
 
-    .venv/bin/python scripts/train_shipped_model.py [--data ../shared/sentiment-train] [--out src/sentiment/scoring/models]
+    .venv/bin/python scripts/train_shipped_model.py [--data ../shared/sentiment-train] [--lang en]
 """
 
 from __future__ import annotations

@@ -32,38 +32,8 @@ _CAPS_WORD = re.compile(r"(?<![$\w])[A-Za-z][A-Za-z'’&.-]+")
 # Signs of a person talking: first/second person, chat abbreviations, as chat writes them (lower case; a
 # headline's "You" or a ticker such as GM is not one), and the capital I.
 _CHAT_WORDS = frozenset(
-    [
-        "i",
-        "im",
-        "i'm",
-        "i’m",
-        "me",
-        "my",
-        "mine",
-        "we",
-        "our",
-        "us",
-        "you",
-        "your",
-        "u",
-        "ur",
-        "lol",
-        "lmao",
-        "imo",
-        "imho",
-        "lfg",
-        "wtf",
-        "gm",
-        "gn",
-        "omg",
-        "ngl",
-        "tbh",
-        "idk",
-        "I",
-        "I'm",
-        "I’m",
-        "Im",
-    ]
+    {"i", "im", "i'm", "i’m", "me", "my", "mine", "we", "our", "us", "you", "your", "u", "ur", "I", "I'm", "I’m"}
+    | {"Im", "lol", "lmao", "imo", "imho", "lfg", "wtf", "gm", "gn", "omg", "ngl", "tbh", "idk"}
 )
 
 

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ def text_features(text: str) -> list[str]:
         text = _CASHTAG.sub(" _cashtag_ ", text)
     text = _NUMBER.sub(" _num_ ", text.lower())
     words = _WORD.findall(text)
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 
 @dataclass
