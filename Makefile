@@ -26,7 +26,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 sample: setup
-	$(BIN)/python -m sentiment.simulate --out data/sample --seed 7 --weeks 52 --effect 0.3
+	$(BIN)/python -m sentiment.sandbox.simulate --out data/sample --seed 7 --weeks 52 --effect 0.5
 
 clean:
 	rm -rf data/lake reports/*-* .pytest_cache

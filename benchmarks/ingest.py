@@ -70,15 +70,15 @@ def _peak_rss_mb() -> float:
 
 
 def child_stream(export: Path, lake: Path) -> dict[str, float]:
-    """The project's path: jobs.ingest_chats (streamed parse, pseudonymise, staged lake append)."""
+    """The project's path: ingest_step.ingest_chats (streamed parse, pseudonymise, staged lake append)."""
     import pandas as pd
 
-    from sentiment import jobs
     from sentiment.settings import load_settings
+    from sentiment.steps import ingest as ingest_step
 
     settings = load_settings(lake=lake, tz="UTC")
     t0 = time.perf_counter()
-    summary = jobs.ingest_chats(settings, [export], now=pd.Timestamp("2024-06-01", tz="UTC"))
+    summary = ingest_step.ingest_chats(settings, [export], now=pd.Timestamp("2024-06-01", tz="UTC"))
     seconds = time.perf_counter() - t0
     return {"records": summary.rows_read, "written": summary.rows_written, "seconds": seconds}
 

@@ -1,7 +1,7 @@
 """The pipeline as Prefect flows: chats and prices in, scores, weekly features, a report per symbol. Orchestration only.
 
 ``weekly_pipeline`` runs the five step flows as subflows; ``ingest_prices`` is also deployed on its own (daily).
-Each task is one call into :mod:`sentiment.jobs`; cache keys, task runners and deployments live in
+Each task is one call into :mod:`sentiment.steps`; cache keys, task runners and deployments live in
 :mod:`sentiment.orchestration`. A flow given no settings loads them (sentiment.toml < env), as scheduled runs do.
 """
 
@@ -13,9 +13,14 @@ import pandas as pd
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
-from sentiment import jobs, orchestration
+from sentiment import orchestration
 from sentiment.errors import ExchangeUnavailableError
 from sentiment.settings import Settings, load_settings
+from sentiment.steps import build as build_step
+from sentiment.steps import ingest as ingest_step
+from sentiment.steps import prices as prices_step
+from sentiment.steps import report as report_step
+from sentiment.steps import score as score_step
 
 CACHED = {"persist_result": True, "cache_expiration": orchestration.CACHE_EXPIRATION}
 
@@ -31,21 +36,21 @@ def _now() -> pd.Timestamp:
 
 # ---- chats -----------------------------------------------------------------------------------------------
 @task(name="parse-chat-export", cache_key_fn=orchestration.chat_file_cache_key, **CACHED)
-def parse_chat_export(settings: Settings, path: Path, now: pd.Timestamp) -> jobs.ParsedExport:
-    return jobs.parse_chat_file(settings, path, now=now)
+def parse_chat_export(settings: Settings, path: Path, now: pd.Timestamp) -> ingest_step.ParsedExport:
+    return ingest_step.parse_chat_file(settings, path, now=now)
 
 
 @task(name="write-messages", cache_policy=NO_CACHE)
-def write_messages(settings: Settings, parsed: list[jobs.ParsedExport]) -> int:
-    return jobs.write_messages(settings, parsed)
+def write_messages(settings: Settings, parsed: list[ingest_step.ParsedExport]) -> int:
+    return ingest_step.write_messages(settings, parsed)
 
 
 @flow(name="ingest-chats")
 def ingest_chats(settings: Settings | None = None) -> int:
     """Parse every export in the watched chats (in parallel, unchanged files from cache), then one write."""
     settings = settings or load_settings()
-    files = jobs.chat_files(settings)
-    jobs.pseudonym_key(settings)  # before the parallel parses, which share it (and whose cache keys see it)
+    files = ingest_step.chat_files(settings)
+    ingest_step.pseudonym_key(settings)  # before the parallel parses, which share it (and whose cache keys see it)
     parsed = parse_chat_export.map(unmapped(settings), files, unmapped(_now()))
     written = write_messages(settings, parsed)
     get_run_logger().info("%d chat exports, %d new records", len(files), written)
@@ -61,7 +66,7 @@ def ingest_chats(settings: Settings | None = None) -> int:
     retry_condition_fn=_network_failure,
 )
 def fetch_prices(settings: Settings, symbol: str, now: pd.Timestamp) -> int:
-    written = jobs.fetch_prices(settings, now=now, symbols=[symbol])[symbol]
+    written = prices_step.fetch_prices(settings, now=now, symbols=[symbol])[symbol]
     get_run_logger().info("%s: %d new candles", symbol, written)
     return written
 
@@ -82,7 +87,7 @@ def ingest_prices(settings: Settings | None = None) -> dict[str, int]:
     **CACHED,
 )
 def score_chat(settings: Settings, platform: str, chat_id: str, now: pd.Timestamp) -> int:
-    scored = jobs.score_partition(settings, platform, chat_id, now=now)
+    scored = score_step.score_partition(settings, platform, chat_id, now=now)
     get_run_logger().info("%s:%s: %d messages newly scored", platform, chat_id, scored)
     return scored
 
@@ -91,7 +96,7 @@ def score_chat(settings: Settings, platform: str, chat_id: str, now: pd.Timestam
 def score_messages(settings: Settings | None = None) -> int:
     """Score each chat's unscored messages, one task per chat partition."""
     settings = settings or load_settings()
-    chats = jobs.message_partitions(settings)
+    chats = score_step.message_partitions(settings)
     scored = score_chat.map(unmapped(settings), [p for p, _ in chats], [c for _, c in chats], unmapped(_now()))
     return sum(scored.result())
 
@@ -99,7 +104,7 @@ def score_messages(settings: Settings | None = None) -> int:
 # ---- features --------------------------------------------------------------------------------------------
 @task(name="community-features", cache_key_fn=orchestration.partition_cache_key(messages=(), scores=()), **CACHED)
 def community_features(settings: Settings) -> pd.DataFrame:
-    return jobs.community_features(settings)
+    return build_step.community_features(settings)
 
 
 @task(
@@ -108,7 +113,7 @@ def community_features(settings: Settings) -> pd.DataFrame:
     **CACHED,
 )
 def weekly_table(settings: Settings, features: pd.DataFrame, symbol: str) -> int:
-    return jobs.build_weekly_symbol(settings, features, symbol)
+    return build_step.build_weekly_symbol(settings, features, symbol)
 
 
 @flow(name="build-features")
@@ -127,7 +132,7 @@ def build_features(settings: Settings | None = None) -> int:
     **CACHED,
 )
 def report(settings: Settings, symbol: str, today: pd.Timestamp, synthetic: bool) -> str:
-    path = jobs.analyse_and_report(settings, symbol, today=today, synthetic=synthetic)
+    path = report_step.analyse_and_report(settings, symbol, today=today, synthetic=synthetic)
     get_run_logger().info("report written to %s", path)
     return str(path)
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sentiment import jobs
 from sentiment.errors import EncodingError, ParseError, UnknownFormatError
 from sentiment.lake import Lake
 from sentiment.settings import load_settings
+from sentiment.steps import ingest as ingest_step
 
 FIXTURES = Path(__file__).parent / "fixtures" / "chats"
 NOW = pd.Timestamp("2024-06-01T00:00:00", tz="UTC")
@@ -47,7 +47,7 @@ def _check(name: str, data: bytes) -> None:
         path.write_bytes(data)
         cfg = load_settings(lake=Path(tmp) / "lake", tz="UTC")
         try:
-            summary = jobs.ingest_chats(cfg, [path], now=NOW)
+            summary = ingest_step.ingest_chats(cfg, [path], now=NOW)
         except CLEAR_ERRORS as exc:
             assert str(path) in str(exc)
             assert Lake(cfg.lake).files("messages") == [], "a failed ingest left rows in the lake"

@@ -10,13 +10,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sentiment import jobs
 from sentiment.chats import detect
 from sentiment.chats.telegram import iter_telegram_batches, read_telegram_export
 from sentiment.cli import run_cli
 from sentiment.errors import ParseError
 from sentiment.lake import Lake
 from sentiment.settings import load_settings
+from sentiment.steps import ingest as ingest_step
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "chats"
 NOW = pd.Timestamp("2024-06-01T00:00:00", tz="UTC")
@@ -64,7 +64,7 @@ def test_failure_after_many_batches_writes_nothing(tmp_path: Path, monkeypatch: 
     path.write_bytes(data[: int(len(data) * 0.9)])
     cfg = load_settings(lake=tmp_path / "lake", tz="UTC")
     with pytest.raises(ParseError) as info:
-        jobs.ingest_chats(cfg, [path], now=NOW)
+        ingest_step.ingest_chats(cfg, [path], now=NOW)
     assert str(path) in str(info.value)
     assert Lake(cfg.lake).files("messages") == []
     assert not any((cfg.lake / ".staging").iterdir())
@@ -75,8 +75,8 @@ def test_batches_ingest_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     _small_batches(monkeypatch)
     path = _export(tmp_path / "result.json", 45)
     cfg = load_settings(lake=tmp_path / "lake", tz="UTC")
-    assert jobs.ingest_chats(cfg, [path], now=NOW).rows_written == 45
-    assert jobs.ingest_chats(cfg, [path], now=NOW).rows_written == 0
+    assert ingest_step.ingest_chats(cfg, [path], now=NOW).rows_written == 45
+    assert ingest_step.ingest_chats(cfg, [path], now=NOW).rows_written == 0
     assert Lake(cfg.lake).count("messages_raw") == 45
 
 
@@ -112,7 +112,7 @@ def test_skip_bad_records_keeps_raw_with_keep_names(tmp_path: Path) -> None:
     """With --keep-names the reject keeps the raw record text."""
     path = _export(tmp_path / "result.json", 4, bad=2)
     cfg = load_settings(lake=tmp_path / "lake", tz="UTC", skip_bad_records=True, keep_names=True)
-    summary = jobs.ingest_chats(cfg, [path], now=NOW)
+    summary = ingest_step.ingest_chats(cfg, [path], now=NOW)
     assert summary.rejects == 1
     raw = json.loads(Lake(cfg.lake).read("SELECT raw FROM rejects")["raw"].iloc[0])
     assert raw["id"] == 2 and raw["date_unixtime"] == "soon"
@@ -123,7 +123,7 @@ def test_skip_bad_records_whole_file_reject(tmp_path: Path) -> None:
     bad = tmp_path / "b.csv"
     bad.write_bytes((FIXTURES / "pywxdump_v3_group.csv").read_bytes() + b'110,1,"unterminated')
     cfg = load_settings(lake=tmp_path / "lake", tz="UTC", skip_bad_records=True)
-    summary = jobs.ingest_chats(cfg, [FIXTURES / "wechatmsg_group.txt", bad], now=NOW)
+    summary = ingest_step.ingest_chats(cfg, [FIXTURES / "wechatmsg_group.txt", bad], now=NOW)
     assert summary.rejects == 1
     assert Lake(cfg.lake).read("SELECT source_record FROM rejects")["source_record"].tolist() == [15]
     assert summary.rows_written == Lake(cfg.lake).count("messages_raw") > 0
@@ -133,7 +133,7 @@ def test_redact_masks_text_in_the_lake(tmp_path: Path) -> None:
     """With --redact the e-mail addresses in message text never reach Parquet."""
     path = _export(tmp_path / "result.json", 3)
     cfg = load_settings(lake=tmp_path / "lake", tz="UTC", redact=True)
-    jobs.ingest_chats(cfg, [path], now=NOW)
+    ingest_step.ingest_chats(cfg, [path], now=NOW)
     texts = Lake(cfg.lake).read("SELECT text FROM messages_raw ORDER BY source_record")["text"].tolist()
     assert texts == ["gm 1, write me at [email]", "gm 2, write me at [email]", "gm 3, write me at [email]"]
 
@@ -141,5 +141,5 @@ def test_redact_masks_text_in_the_lake(tmp_path: Path) -> None:
 def test_summary_names_the_encoding(tmp_path: Path) -> None:
     """The per-file format label says which encoding was used."""
     cfg = load_settings(lake=tmp_path / "lake", tz="Asia/Shanghai")
-    summary = jobs.ingest_chats(cfg, [FIXTURES / "pywxdump_v3_excel_gbk.csv"], now=NOW)
+    summary = ingest_step.ingest_chats(cfg, [FIXTURES / "pywxdump_v3_excel_gbk.csv"], now=NOW)
     assert summary.files[0][1] == "wechat_pywxdump_csv (GB18030, e.g. re-saved by Excel)"

@@ -52,7 +52,7 @@ def _write_exports(folder: Path) -> int:
 
 
 # The killed writers run the library's ingest path (reader -> pseudonymise -> Lake.append) and Lake.compact without
-# the CLI: importing sentiment.jobs (statsmodels, sklearn, matplotlib) takes 5-15 s here, the re-runs use the CLI.
+# the CLI: importing the report step (statsmodels, sklearn, matplotlib) takes 5-15 s here, the re-runs use the CLI.
 INGEST = """
 import sys, pandas as pd
 from pathlib import Path

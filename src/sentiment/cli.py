@@ -90,7 +90,8 @@ def ingest_chat(
     redact: RedactOption = False,
 ) -> None:
     """Parse chat exports, pseudonymise authors, append new messages to the lake and score them."""
-    from sentiment import jobs
+    from sentiment.steps import ingest as ingest_step
+    from sentiment.steps import score as score_step
 
     settings = ctx.obj.settings(
         platform=platform,
@@ -102,11 +103,11 @@ def ingest_chat(
         redact=redact or None,
     )
     if settings.tz is None:
-        err.print(f"wall-time exports are read in this machine's zone: {jobs.local_zone(None)} (set --tz)")
+        err.print(f"wall-time exports are read in this machine's zone: {ingest_step.local_zone(None)} (set --tz)")
     now = _now()
     with _ProgressBars() as progress:
-        summary = jobs.ingest_chats(settings, paths, now=now, progress=progress)
-    scored = jobs.score_new_messages(settings, now=now)
+        summary = ingest_step.ingest_chats(settings, paths, now=now, progress=progress)
+    scored = score_step.score_new_messages(settings, now=now)
     table = Table("file", "format", "records")
     for path, fmt, n in summary.files:
         table.add_row(path, fmt, str(n))
@@ -287,16 +288,16 @@ def fetch_prices(
     api_url: Annotated[str | None, typer.Option(help="Send every API request to this scheme+host instead.")] = None,
 ) -> None:
     """Fetch candles through ccxt into the lake, incrementally (only after the last stored candle)."""
-    from sentiment import jobs
+    from sentiment.steps import prices as prices_step
 
     settings = ctx.obj.settings(
         exchange=exchange, timeframe=timeframe, since=_day(since), until=_day(until), api_url=api_url
     )
     targets = tuple(symbol) if symbol else settings.all_symbols
-    written = jobs.fetch_prices(settings, now=_now(), symbols=targets)
+    written = prices_step.fetch_prices(settings, now=_now(), symbols=targets)
     for sym, n in written.items():
         out.print(f"{settings.exchange} {sym} {settings.timeframe}: {n} new candles")
-    _print_gaps(jobs.price_gaps(settings, targets))
+    _print_gaps(prices_step.price_gaps(settings, targets))
 
 
 @app.command("import-prices")
@@ -308,14 +309,14 @@ def import_prices(
     timeframe: Annotated[str | None, typer.Option(help="Candle timeframe [default 1d].")] = None,
 ) -> None:
     """Store your own candles from a CSV file in the prices table (idempotent: known candles are skipped)."""
-    from sentiment import jobs
+    from sentiment.steps import prices as prices_step
 
     settings = ctx.obj.settings(exchange=exchange, timeframe=timeframe)
-    read, written = jobs.import_prices(
+    read, written = prices_step.import_prices(
         settings, file, exchange=exchange, symbol=symbol, timeframe=settings.timeframe, now=_now()
     )
     out.print(f"{exchange} {symbol} {settings.timeframe}: {read} candles read, {written} new")
-    _print_gaps(jobs.price_gaps(settings, (symbol,)))
+    _print_gaps(prices_step.price_gaps(settings, (symbol,)))
 
 
 def _print_gaps(gaps: pd.DataFrame) -> None:
@@ -373,7 +374,7 @@ def run(
         **_split_market(symbols),
     )
     if settings.tz is None:
-        from sentiment.jobs import local_zone
+        from sentiment.steps.ingest import local_zone
 
         err.print(f"wall-time exports are read in this machine's zone: {local_zone(None)} (set --tz)")
     for path in _run_flow(settings, synthetic=False):
@@ -388,7 +389,7 @@ def demo(
     dask_address: Annotated[str | None, typer.Option(help="Dask scheduler (tcp://host:8786).")] = None,
 ) -> None:
     """Run the whole weekly pipeline offline on the bundled synthetic sample and print the report path."""
-    from sentiment.prices.replay import serve_recorded
+    from sentiment.sandbox.replay import serve_recorded
 
     chats = sample / "chats"
     if not chats.is_dir():
@@ -478,9 +479,9 @@ def compact(
     table: Annotated[str | None, typer.Option(help="Only this table (default: every table).")] = None,
 ) -> None:
     """Merge each partition's small files into one, crash-safely; query results do not change."""
-    from sentiment import jobs
+    from sentiment.steps import compact as compact_step
 
-    for name, (before, after) in jobs.compact_lake(ctx.obj.settings(), table).items():
+    for name, (before, after) in compact_step.compact_lake(ctx.obj.settings(), table).items():
         out.print(f"{name}: {before} files -> {after}")
 
 

@@ -216,7 +216,7 @@ def weekly_output(parameters: Mapping[str, Any]) -> list[Path]:
 
 def report_output(parameters: Mapping[str, Any]) -> list[Path]:
     """The ``metrics.json`` of the task's ``symbol`` and ``today`` (for :func:`submit_per_symbol`)."""
-    from sentiment.jobs import report_dir
+    from sentiment.steps.report import report_dir
 
     settings: Settings = parameters["settings"]
     return [report_dir(settings.reports, str(parameters["symbol"]), parameters["today"]) / "metrics.json"]

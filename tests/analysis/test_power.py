@@ -19,8 +19,8 @@ from sentiment.analysis.validation import (
     weekly_from_messages,
 )
 from sentiment.chats.detect import read_chat_export
+from sentiment.sandbox.simulate import WECHAT_REMARK, simulate_world, world_messages, world_prices, write_sample
 from sentiment.scoring import VaderScorer
-from sentiment.simulate import WECHAT_REMARK, simulate_world, world_messages, world_prices, write_sample
 
 WEEKS = 104
 SEEDS = range(10)  # per arm; benchmarks/power.py runs 200

@@ -214,7 +214,7 @@ def test_bad_day_file_names_member_and_record(export: Path) -> None:
 
 def test_expand_chat_paths_keeps_a_slack_folder_whole(export: Path, tmp_path: Path) -> None:
     """A Slack export folder (named or inside a named folder) is one export, not a pile of day files."""
-    from sentiment.jobs import expand_chat_paths
+    from sentiment.steps.ingest import expand_chat_paths
 
     loose = export.parent / "other.txt"
     loose.write_text("01/02/2024, 10:00 - A: gm\n", encoding="utf-8")

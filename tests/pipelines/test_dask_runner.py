@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sentiment.lake import Lake
-from sentiment.prices.replay import serve_recorded
+from sentiment.sandbox.replay import serve_recorded
 from sentiment.settings import Settings, load_settings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"

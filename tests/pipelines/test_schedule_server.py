@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sentiment.prices.replay import serve_recorded
+from sentiment.sandbox.replay import serve_recorded
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample"

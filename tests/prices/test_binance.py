@@ -14,7 +14,8 @@ import pytest
 from binance_wire import kline_rows, write_klines
 
 from sentiment.errors import ExchangeUnavailableError, UnknownSymbolError
-from sentiment.prices import ReplayPlan, fetch_candles, make_exchange, serve_recorded
+from sentiment.prices import fetch_candles, make_exchange
+from sentiment.sandbox.replay import ReplayPlan, serve_recorded
 from sentiment.schemas import conform
 
 KLINES = "/api/v3/klines"

@@ -12,7 +12,8 @@ import pytest
 from gate_wire import wire_rows, write_candles
 
 from sentiment.errors import ConfigError, ExchangeUnavailableError, PriceError, UnknownSymbolError
-from sentiment.prices import ReplayPlan, candle_gaps, fetch_candles, make_exchange, serve_recorded
+from sentiment.prices import candle_gaps, fetch_candles, make_exchange
+from sentiment.sandbox.replay import ReplayPlan, serve_recorded
 from sentiment.schemas import TABLES, conform
 
 CANDLES = "/api/v4/spot/candlesticks"

@@ -1,4 +1,4 @@
-"""jobs.fetch_prices and `sentiment fetch-prices`: page-wise storage, resume, incremental re-runs, CLI errors."""
+"""prices_step.fetch_prices and `sentiment fetch-prices`: page-wise storage, resume, incremental re-runs, CLI errors."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import pytest
 from binance_wire import kline_rows, write_klines
 from gate_wire import wire_rows, write_candles
 
-from sentiment import jobs
 from sentiment.cli import run_cli
 from sentiment.errors import ExchangeUnavailableError
 from sentiment.lake import Lake
-from sentiment.prices import ReplayPlan, serve_recorded
+from sentiment.sandbox.replay import ReplayPlan, serve_recorded
 from sentiment.settings import Settings, load_settings
+from sentiment.steps import prices as prices_step
 
 GATE_CANDLES = "/api/v4/spot/candlesticks"
 KLINES = "/api/v3/klines"
@@ -58,14 +58,14 @@ def test_interrupted_run_keeps_its_pages_and_the_rerun_resumes_then_asks_nothing
     failing = ReplayPlan(faults=["ok"] + ["reset"] * 3, fault_path=GATE_CANDLES, now_s=now.timestamp())
 
     with serve_recorded(tmp_path, failing) as url, pytest.raises(ExchangeUnavailableError) as caught:
-        jobs.fetch_prices(settings(lake, url, "gate", "BTC/USDT", "ETH/USDT"), now=now, symbols=["BTC/USDT"])
+        prices_step.fetch_prices(settings(lake, url, "gate", "BTC/USDT", "ETH/USDT"), now=now, symbols=["BTC/USDT"])
     assert caught.value.since == (START_S + 1000 * HOUR) * 1000
     assert failing.count(GATE_CANDLES) == 4  # page 1, then page 2 three times
     assert len(stored(lake, "BTC/USDT")) == 1000
 
     resumed = ReplayPlan(now_s=now.timestamp())
     with serve_recorded(tmp_path, resumed) as url:
-        written = jobs.fetch_prices(settings(lake, url, "gate", "BTC/USDT"), now=now, symbols=["BTC/USDT"])
+        written = prices_step.fetch_prices(settings(lake, url, "gate", "BTC/USDT"), now=now, symbols=["BTC/USDT"])
     froms = [int(parse_qs(urlsplit(p).query)["from"][0]) for p in resumed.requests if urlsplit(p).path == GATE_CANDLES]
     assert froms == [START_S + 1000 * HOUR, START_S + 2000 * HOUR]
     assert written == {"BTC/USDT": 1600}
@@ -74,10 +74,12 @@ def test_interrupted_run_keeps_its_pages_and_the_rerun_resumes_then_asks_nothing
     assert btc["close"].tolist() == [100.0 + i for i in range(count)]
 
     with serve_recorded(tmp_path, ReplayPlan(now_s=now.timestamp())) as url:
-        jobs.fetch_prices(settings(lake, url, "gate", "ETH/USDT"), now=now, symbols=["ETH/USDT"])
+        prices_step.fetch_prices(settings(lake, url, "gate", "ETH/USDT"), now=now, symbols=["ETH/USDT"])
     idle = ReplayPlan(now_s=now.timestamp())
     with serve_recorded(tmp_path, idle) as url:
-        written = jobs.fetch_prices(settings(lake, url, "gate", "BTC/USDT"), now=now, symbols=["BTC/USDT", "ETH/USDT"])
+        written = prices_step.fetch_prices(
+            settings(lake, url, "gate", "BTC/USDT"), now=now, symbols=["BTC/USDT", "ETH/USDT"]
+        )
     assert written == {"BTC/USDT": 0, "ETH/USDT": 0}
     assert [urlsplit(p).path for p in idle.requests] == ["/api/v4/margin/currency_pairs", "/api/v4/spot/currency_pairs"]
 
@@ -91,11 +93,11 @@ def test_binance_rerun_resumes_and_idle_rerun_makes_one_request(gate_root: Path,
     now = START + pd.Timedelta(hours=1200)
     failing = ReplayPlan(faults=["ok"] + ["500"] * 3, fault_path=KLINES, now_s=now.timestamp())
     with serve_recorded(root, failing) as url, pytest.raises(ExchangeUnavailableError):
-        jobs.fetch_prices(settings(lake, url, "binance", "BTC/USDT"), now=now, symbols=["BTC/USDT"])
+        prices_step.fetch_prices(settings(lake, url, "binance", "BTC/USDT"), now=now, symbols=["BTC/USDT"])
     assert len(stored(lake, "BTC/USDT")) == 1000
     resumed = ReplayPlan(now_s=now.timestamp())
     with serve_recorded(root, resumed) as url:
-        written = jobs.fetch_prices(
+        written = prices_step.fetch_prices(
             settings(lake, url, "binance", "BTC/USDT"), now=now, symbols=["BTC/USDT", "ETH/USDT"]
         )
     assert written == {"BTC/USDT": 200, "ETH/USDT": 1200}
@@ -103,7 +105,7 @@ def test_binance_rerun_resumes_and_idle_rerun_makes_one_request(gate_root: Path,
     assert starts[0] == str((START_S + 1000 * HOUR) * 1000)
     idle = ReplayPlan(now_s=now.timestamp())
     with serve_recorded(root, idle) as url:
-        assert jobs.fetch_prices(
+        assert prices_step.fetch_prices(
             settings(lake, url, "binance", "BTC/USDT"), now=now, symbols=["BTC/USDT", "ETH/USDT"]
         ) == {"BTC/USDT": 0, "ETH/USDT": 0}
     assert idle.requests == ["/api/v3/exchangeInfo"]

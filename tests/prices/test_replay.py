@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from gate_wire import SHARED, wire_rows, write_candles
 
-from sentiment.prices import ReplayPlan, make_exchange, serve_recorded
+from sentiment.prices import make_exchange
+from sentiment.sandbox.replay import ReplayPlan, serve_recorded
 
 SAMPLE = SHARED / "samples" / "ccxt" / "gate_static_response_excerpt.json"
 DAY = 86400

@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sentiment import jobs
 from sentiment.lake import Lake
-from sentiment.prices import serve_recorded
+from sentiment.sandbox.replay import serve_recorded
 from sentiment.settings import load_settings
+from sentiment.steps import build as build_step
+from sentiment.steps import ingest as ingest_step
+from sentiment.steps import prices as prices_step
+from sentiment.steps import score as score_step
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 NOW = pd.Timestamp("2025-01-01", tz="UTC")
@@ -40,11 +43,11 @@ def test_weekly_table_has_excess_over_btc_and_next_week_return(tmp_path: Path) -
         retry_base_delay=0.001,
     )
     with serve_recorded(SAMPLE / "exchange") as url:
-        written = jobs.fetch_prices(settings.model_copy(update={"api_url": url}), now=NOW)
+        written = prices_step.fetch_prices(settings.model_copy(update={"api_url": url}), now=NOW)
     assert written["VIRTUAL/USDT"] > 300 and written["BTC/USDT"] > 300
-    jobs.ingest_chats(settings, [SAMPLE / "chats"], now=NOW)
-    jobs.score_new_messages(settings, now=NOW)
-    weekly = jobs.build_weekly(settings)
+    ingest_step.ingest_chats(settings, [SAMPLE / "chats"], now=NOW)
+    score_step.score_new_messages(settings, now=NOW)
+    weekly = build_step.build_weekly(settings)
     table = weekly[weekly["scope"] == "all"].set_index("week_start").sort_index()
     assert len(table) > 20
     assert (table.index.day_of_week == weekday).all() and (table.index == table.index.floor("D")).all()

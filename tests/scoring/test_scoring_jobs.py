@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sentiment import jobs
 from sentiment.cli import run_cli
 from sentiment.lake import Lake
 from sentiment.scoring import LexiconScorer
 from sentiment.settings import Settings
+from sentiment.steps import score as score_step
 
 NOW = pd.Timestamp("2024-03-01", tz="UTC")
 
@@ -50,8 +50,8 @@ def test_new_then_stale_rows_are_scored_once(tmp_path: Path) -> None:
     settings = Settings(lake=tmp_path)
     lake = Lake(tmp_path)
     lake.append("messages", _messages())
-    assert jobs.score_new_messages(settings, now=NOW) == 6
-    assert jobs.score_new_messages(settings, now=NOW) == 0
+    assert score_step.score_new_messages(settings, now=NOW) == 6
+    assert score_step.score_new_messages(settings, now=NOW) == 0
     rows = lake.read("SELECT * FROM scores ORDER BY message_id")
     assert list(rows["label"]) == ["bullish", "bullish", "bullish", "bearish", "unscored", "neutral"]
     assert list(rows["mentions"].iloc[1]) == ["VIRTUAL/USDT"] and rows["is_question"].iloc[2]
@@ -59,7 +59,7 @@ def test_new_then_stale_rows_are_scored_once(tmp_path: Path) -> None:
 
     newer = LexiconScorer()
     newer.version = "2.test"
-    assert jobs.score_new_messages(settings, now=NOW + pd.Timedelta("1D"), scorer=newer) == 6
+    assert score_step.score_new_messages(settings, now=NOW + pd.Timedelta("1D"), scorer=newer) == 6
     again = lake.read("SELECT * FROM scores ORDER BY message_id")
     assert len(again) == 6 and again["scorer_version"].str.startswith("2.test+m").all()
     assert len(lake.files("scores")) == 1
@@ -69,9 +69,9 @@ def test_switching_scorer_rescores(tmp_path: Path) -> None:
     """Rows scored by another scorer (vader) are rescored by the configured one."""
     lake = Lake(tmp_path)
     lake.append("messages", _messages())
-    jobs.score_new_messages(Settings(lake=tmp_path, scorer="vader"), now=NOW)
+    score_step.score_new_messages(Settings(lake=tmp_path, scorer="vader"), now=NOW)
     assert lake.read("SELECT label FROM scores WHERE message_id = '2'")["label"].iloc[0] == "unscored"
-    jobs.score_new_messages(Settings(lake=tmp_path), now=NOW)
+    score_step.score_new_messages(Settings(lake=tmp_path), now=NOW)
     assert lake.read("SELECT label FROM scores WHERE message_id = '2'")["label"].iloc[0] == "bullish"
 
 

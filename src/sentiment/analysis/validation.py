@@ -9,8 +9,8 @@ import pandas as pd
 from sentiment.analysis.suite import ACTIVITY_FEATURES, TEXT_FEATURES, add_model_features, analyse_weekly
 from sentiment.features import weekly_community_features
 from sentiment.prices.weekly import weekly_bars
+from sentiment.sandbox.simulate import simulate_world, world_messages, world_prices
 from sentiment.scoring import VaderScorer, score_messages
-from sentiment.simulate import simulate_world, world_messages, world_prices
 
 __all__ = ["SeedOutcome", "false_positive", "planted_effect_found", "run_seed", "weekly_from_messages"]
 

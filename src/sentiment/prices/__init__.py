@@ -1,13 +1,12 @@
-"""Prices: candles from exchanges via ccxt, a Gate replay server, and weekly bars."""
+"""Prices: candles from exchanges via ccxt, users' candle files, and weekly bars."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sentiment.prices.replay import ReplayPlan, serve_recorded
 from sentiment.prices.weekly import candle_gaps, weekly_bars
 
-__all__ = ["ReplayPlan", "candle_gaps", "fetch_candles", "make_exchange", "serve_recorded", "weekly_bars"]
+__all__ = ["candle_gaps", "fetch_candles", "make_exchange", "weekly_bars"]
 
 _EXCHANGE_NAMES = frozenset({"fetch_candles", "make_exchange"})
 

@@ -1048,8 +1048,8 @@ def write_sample(out: Path, weeks: int, seed: int, effect: float) -> World:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m sentiment.simulate --out data/sample --seed 7 --weeks 52 --effect 0.5``."""
-    parser = argparse.ArgumentParser(prog="python -m sentiment.simulate", description=__doc__.splitlines()[0])
+    """``python -m sentiment.sandbox.simulate --out data/sample --seed 7 --weeks 52 --effect 0.5``."""
+    parser = argparse.ArgumentParser(prog="python -m sentiment.sandbox.simulate", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("data/sample"))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--weeks", type=int, default=52)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from sentiment.errors import ConfigError
-from sentiment.simulate import (
+from sentiment.sandbox.simulate import (
     _EN_COMMON,
     World,
     main,
@@ -26,7 +26,7 @@ from sentiment.simulate import (
 )
 
 UTC8 = timezone(timedelta(hours=8))
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE_FILES = (
     "chats/telegram/result.json",
     "chats/wechat/VIRTUAL社区/VIRTUAL社区_utf8.csv",
@@ -224,7 +224,7 @@ def test_bundled_sample_is_what_the_documented_command_writes(tmp_path: Path) ->
         pytest.skip("no bundled sample")
     readme = (bundled / "README.md").read_text(encoding="utf-8")
     cmd = re.search(
-        r"python -m sentiment\.simulate --out data/sample (--seed (\d+) --weeks (\d+) --effect ([\d.]+))",
+        r"python -m sentiment\.sandbox\.simulate --out data/sample (--seed (\d+) --weeks (\d+) --effect ([\d.]+))",
         readme,
     )
     assert cmd, "README must state the exact generating command"

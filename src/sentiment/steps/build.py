@@ -1,0 +1,54 @@
+"""Build step: weekly community features joined with each symbol's weekly bars into the ``weekly`` table."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sentiment.errors import AnalysisError
+from sentiment.features import weekly_community_features
+from sentiment.lake import Lake
+from sentiment.prices.weekly import weekly_bars
+from sentiment.schemas import schema
+from sentiment.settings import Settings
+from sentiment.steps.common import recorded, sql_quote
+
+__all__ = ["build_weekly", "build_weekly_symbol", "community_features"]
+
+
+@recorded("build-weekly")
+def build_weekly(settings: Settings) -> pd.DataFrame:
+    """Join weekly community features (whole community and per chat) with each symbol's weekly bars."""
+    features = community_features(settings)
+    frames = [_weekly_of_symbol(settings, features, symbol) for symbol in settings.symbols]
+    lake = Lake(settings.lake)
+    for frame in frames:
+        lake.replace("weekly", frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def community_features(settings: Settings) -> pd.DataFrame:
+    """Weekly community features (scope "all" and per chat) of every scored message in the lake."""
+    messages = Lake(settings.lake).read("SELECT * FROM messages")
+    if messages.empty:
+        raise AnalysisError("the lake holds no messages: ingest chat exports first")
+    aliases = tuple(sym.split("/")[0] for sym in settings.symbols)  # token_mentions: cashtags + base names
+    return weekly_community_features(messages, week_starts_on=settings.week_starts_on, aliases=aliases)
+
+
+def build_weekly_symbol(settings: Settings, features: pd.DataFrame, symbol: str) -> int:
+    """Join ``features`` with one symbol's weekly bars and replace its ``weekly`` partition; return the rows."""
+    return Lake(settings.lake).replace("weekly", _weekly_of_symbol(settings, features, symbol))
+
+
+def _weekly_of_symbol(settings: Settings, features: pd.DataFrame, symbol: str) -> pd.DataFrame:
+    """``features`` joined with one symbol's weekly bars (excess returns over the market factor), schema columns."""
+    wanted = ", ".join(f"'{sql_quote(s)}'" for s in dict.fromkeys((symbol, settings.market_symbol)))
+    prices = Lake(settings.lake).read(
+        f"SELECT * FROM prices WHERE exchange = '{sql_quote(settings.exchange)}' "
+        f"AND timeframe = '{sql_quote(settings.timeframe)}' AND symbol IN ({wanted})"
+    )
+    if prices[prices["symbol"] == symbol].empty:
+        raise AnalysisError(f"the lake holds no {settings.exchange} prices of {symbol}: fetch prices first")
+    bars = weekly_bars(prices, market_symbol=settings.market_symbol, week_starts_on=settings.week_starts_on)
+    weekly = features.merge(bars[bars["symbol"] == symbol], on="week_start", how="inner")
+    return weekly[[c for c in schema("weekly").names if c in weekly.columns]]

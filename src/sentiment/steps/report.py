@@ -1,0 +1,86 @@
+"""Report step: lead-lag, Granger and walk-forward analyses of one symbol's weekly table, written as a report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from sentiment.analysis.suite import add_model_features, analyse_weekly
+from sentiment.errors import AnalysisError
+from sentiment.lake import Lake
+from sentiment.report.render import write_report
+from sentiment.settings import Settings
+from sentiment.steps.common import recorded, sql_quote
+
+__all__ = ["analyse_and_report", "coverage_of", "report_dir"]
+
+
+@recorded("analyse-and-report")
+def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, synthetic: bool = False) -> Path:
+    """Lead-lag and walk-forward analyses of one symbol's weekly table; returns the report folder."""
+    lake = Lake(settings.lake)
+    weekly = lake.read(
+        f"SELECT * FROM weekly WHERE symbol = '{sql_quote(symbol)}' AND scope = 'all' ORDER BY week_start"
+    )
+    if weekly.empty:
+        raise AnalysisError(f"no weekly rows for {symbol}: build the weekly table first")
+    weekly = add_model_features(weekly)
+    # Community features are tested against the token's return net of the market (BTC) where known: the
+    # market's share of the move is real in every token and only adds noise to the question asked here.
+    target = "excess_log_return" if weekly["excess_log_return"].notna().sum() >= settings.min_weeks else "log_return"
+    results = analyse_weekly(
+        weekly,
+        target=target,
+        lags=range(-settings.max_lag, settings.max_lag + 1),
+        n_boot=settings.n_boot,
+        seed=settings.seed,
+        min_weeks=settings.min_weeks,
+        alpha=settings.alpha,
+    )
+    relations, prediction = results["relations"], results["prediction"]
+    coverage = {**coverage_of(lake, weekly), "synthetic": synthetic, "relations_target": target}
+    coverage["in_words"] = (
+        f"{coverage['weeks']} weeks ({coverage['first_week']} to {coverage['last_week']}) from {coverage['chats']} "
+        f"chats with {coverage['messages']:,} messages; {len(coverage['missing_weeks'])} weeks missing inside "
+        f"that range; relations tested against {target}."
+    )
+    notes: list[str] = list(results["guards"])
+    out = report_dir(settings.reports, symbol, today)
+    write_report(
+        out,
+        symbol=symbol,
+        weekly=weekly,
+        relations=relations,
+        prediction=prediction,
+        coverage=coverage,
+        caveats=notes,
+        granger=results["granger"],
+        flagged=results["flagged"],
+    )
+    return out
+
+
+def coverage_of(lake: Lake, weekly: pd.DataFrame) -> dict[str, object]:
+    """What data the report rests on: weeks, chats, messages and the weeks missing inside the range."""
+    stats = lake.read(
+        "SELECT count(DISTINCT platform || ':' || chat_id) AS chats, "
+        "count(*) FILTER (WHERE kind IN ('message', 'media')) AS messages, count(*) AS records FROM messages"
+    ).iloc[0]
+    weeks = pd.to_datetime(weekly["week_start"], utc=True)
+    expected = pd.date_range(weeks.min(), weeks.max(), freq="7D") if len(weeks) else pd.DatetimeIndex([])
+    missing = sorted(set(expected) - set(weeks))
+    return {
+        "weeks": len(weekly),
+        "first_week": weeks.min().date().isoformat() if len(weeks) else None,
+        "last_week": weeks.max().date().isoformat() if len(weeks) else None,
+        "missing_weeks": [w.date().isoformat() for w in missing],
+        "chats": int(stats["chats"]),
+        "messages": int(stats["messages"]),
+        "records": int(stats["records"]),
+    }
+
+
+def report_dir(reports: Path, symbol: str, today: pd.Timestamp) -> Path:
+    """``<reports>/<YYYY-MM-DD>_<symbol with / as ->``."""
+    return Path(reports) / f"{today.strftime('%Y-%m-%d')}_{symbol.replace('/', '-')}"

@@ -1,0 +1,69 @@
+"""Scoring step: score the user messages that have no score yet, rescore those scored by another scorer/version."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from sentiment.lake import Lake
+from sentiment.scoring import BaseScorer, MessageFacts, score_messages, stored_version
+from sentiment.scoring.factory import make_facts, make_scorer
+from sentiment.settings import Settings
+from sentiment.steps.common import recorded, sql_quote
+
+__all__ = ["message_partitions", "score_new_messages", "score_partition"]
+
+log = logging.getLogger(__name__)
+
+
+@recorded("score-messages")
+def score_new_messages(
+    settings: Settings,
+    *,
+    now: pd.Timestamp,
+    scorer: BaseScorer | None = None,
+    facts: MessageFacts | None = None,
+    chat: tuple[str, str] | None = None,
+) -> int:
+    """Score the user messages that have no score yet, and rescore those scored by another scorer or version.
+
+    The scorer is ``settings.scorer`` unless one is passed; ``chat`` = (platform, chat_id) limits the work to one
+    chat. Returns the number of rows written.
+    """
+    lake = Lake(settings.lake)
+    scorer = scorer or make_scorer(settings)
+    facts = facts or make_facts(settings)
+    version = stored_version(scorer, facts)
+    cols = "m.platform, m.chat_id, m.message_id, m.kind, m.media_type, m.text"
+    only = "" if chat is None else f" AND m.platform = '{sql_quote(chat[0])}' AND m.chat_id = '{sql_quote(chat[1])}'"
+    pending = lake.read(
+        f"SELECT {cols} FROM messages_raw m "
+        "LEFT JOIN scores s USING (platform, chat_id, message_id) "
+        "WHERE s.message_id IS NULL AND m.kind IN ('message', 'media')" + only
+    )
+    stale = lake.read(
+        f"SELECT {cols} FROM messages_raw m JOIN scores s USING (platform, chat_id, message_id) "
+        f"WHERE m.kind IN ('message', 'media') AND (s.scorer <> '{sql_quote(scorer.name)}' "
+        f"OR s.scorer_version <> '{sql_quote(version)}')" + only
+    )
+    written = 0
+    if not pending.empty:
+        written += lake.append("scores", score_messages(pending, scorer, now, facts))
+    if not stale.empty:
+        log.info("rescoring %d messages scored by an older scorer or version", len(stale))
+        written += lake.replace_rows("scores", score_messages(stale, scorer, now, facts))
+    return written
+
+
+def message_partitions(settings: Settings) -> list[tuple[str, str]]:
+    """The (platform, chat_id) pairs the lake holds messages for, sorted."""
+    chats = Lake(settings.lake).read("SELECT DISTINCT platform, chat_id FROM messages_raw ORDER BY platform, chat_id")
+    return [(str(p), str(c)) for p, c in chats.itertuples(index=False)]
+
+
+def score_partition(
+    settings: Settings, platform: str, chat_id: str, *, now: pd.Timestamp, scorer: BaseScorer | None = None
+) -> int:
+    """Score (or rescore) one chat's user messages; return how many rows were written."""
+    return score_new_messages(settings, now=now, scorer=scorer, chat=(platform, chat_id))
