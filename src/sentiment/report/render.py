@@ -314,7 +314,8 @@ class _Context:
         )
 
     def coverage_rows(self) -> list[list[str]]:
-        return [[str(k), _plain(v)] for k, v in self.coverage.items()]
+        # a nested item (coverage.languages) shows its sentence
+        return [[str(k), _plain(v.get("in_words", v) if isinstance(v, dict) else v)] for k, v in self.coverage.items()]
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

@@ -10,6 +10,7 @@ from sentiment.analysis.suite import add_model_features, analyse_weekly
 from sentiment.errors import AnalysisError
 from sentiment.lake import Lake
 from sentiment.report.render import write_report
+from sentiment.scoring.coverage import language_coverage
 from sentiment.settings import Settings
 from sentiment.steps.common import recorded, sql_quote
 
@@ -67,6 +68,7 @@ def coverage_of(lake: Lake, weekly: pd.DataFrame) -> dict[str, object]:
         "SELECT count(DISTINCT platform || ':' || chat_id) AS chats, "
         "count(*) FILTER (WHERE kind IN ('message', 'media')) AS messages, count(*) AS records FROM messages"
     ).iloc[0]
+    posts = lake.read("SELECT lang, label FROM messages WHERE kind IN ('message', 'media')")
     weeks = pd.to_datetime(weekly["week_start"], utc=True)
     expected = pd.date_range(weeks.min(), weeks.max(), freq="7D") if len(weeks) else pd.DatetimeIndex([])
     missing = sorted(set(expected) - set(weeks))
@@ -78,6 +80,7 @@ def coverage_of(lake: Lake, weekly: pd.DataFrame) -> dict[str, object]:
         "chats": int(stats["chats"]),
         "messages": int(stats["messages"]),
         "records": int(stats["records"]),
+        "languages": language_coverage(posts),  # issue 12: which languages the mood covers (in_words: a sentence)
     }
 
 
