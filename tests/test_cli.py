@@ -76,7 +76,8 @@ def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_score_text_reads_stdin_lines(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """score-text prints one JSON object per input line with compound, label and lang."""
-    lines = "this is great news\n要涨了\nterrible scam\n안녕하세요 여러분\nharga naik terus, mantap banget\n\nterrible scam\n"
+    lines = "this is great news\n要涨了\nterrible scam\n안녕하세요 여러분\n"
+    lines += "harga naik terus, mantap banget\n\nterrible scam\n"
     monkeypatch.setattr("sys.stdin", io.StringIO(lines))
     assert run_cli(["score-text"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

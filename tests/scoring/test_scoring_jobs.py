@@ -117,3 +117,20 @@ def test_unmapped_labels_fail_cleanly(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_trained_scorer_needs_a_model(tmp_path: Path) -> None:
     """--scorer trained without a trained model is a configuration error."""
     assert run_cli(["--lake", str(tmp_path), "score-text", "--scorer", "trained"]) == 1
+
+
+def test_a_lake_of_the_old_scorer_is_brought_up_to_date_in_place(tmp_path: Path) -> None:
+    """Rows written by the former default (lexicon, lang other/none) are rescored by the new default in place:
+    same row count, the hybrid scorer's version and ISO language codes."""
+    lake = Lake(tmp_path)
+    lake.append("messages", _messages())
+    score_step.score_new_messages(Settings(lake=tmp_path, scorer="lexicon"), now=NOW)
+    old = lake.read("SELECT * FROM scores ORDER BY message_id")
+    old["lang"] = ["en", "en", "zh", "en", "other", "none"]  # as the former script check wrote them
+    old["scorer_version"] = "1.old+m0"
+    lake.replace_rows("scores", old)
+    assert score_step.score_new_messages(Settings(lake=tmp_path), now=NOW + pd.Timedelta("1D")) == 6
+    new = lake.read("SELECT * FROM scores ORDER BY message_id")
+    assert len(new) == 6 and (new["scorer"] == "hybrid").all()
+    assert list(new["lang"]) == ["en", "en", "zh", "en", "ko", "en"]
+    assert score_step.score_new_messages(Settings(lake=tmp_path), now=NOW + pd.Timedelta("2D")) == 0

@@ -70,7 +70,7 @@ _FUNCTION_WORDS: dict[str, str] = {
     "es": "el la los las que y en es por para con muy pero está esta como del al una un lo se mi yo no hoy más "
     "mas también tambien vamos ya pues porque cuando todo nada eso este esto hay son",
     "pt": "o os as que e é em não nao um uma para com muito mas está você voce isso isto do da dos das no na eu tá "
-    "ta vai ser ao hoje agora pra pro também tambem porque quando tudo nada esse essa são sao tem",
+    "vai ao hoje agora pra pro também tambem porque quando tudo nada esse essa são sao tem",
     "tr": "ve bir bu da de çok cok ne için icin ama gibi daha var yok ben sen değil degil mi mı şu olarak kadar şimdi "
     "simdi hala artık artik neden nasıl nasil her hiç hic bence zaten",
     "id": "yang dan di ini itu tidak ga gak nggak enggak aku saya kamu ada dengan untuk dari ke juga sudah udah akan "

@@ -129,7 +129,10 @@ class MultiScorer:
     def valences(self, text: str, lang: str | None) -> tuple[list[float], int]:
         """(valence of each sentiment word after negation and degree, number of other words)."""
         lex = self.lexicons.get(lang) if lang else None
-        tokens = _TOKEN.findall(_ELONGATED.sub(r"\1\1", normalise(text, lang) if lang else text))
+        # Elongated words ("حلووو", "bagusss") as written once (Arabic script) or twice (others, which double
+        # letters in spelling: "cool", "класс").
+        squash = r"\1" if lang in ("ar", "fa") else r"\1\1"
+        tokens = _TOKEN.findall(_ELONGATED.sub(squash, normalise(text, lang) if lang else text))
         valences: list[float] = []
         n_other = 0
         negate_left = 0
