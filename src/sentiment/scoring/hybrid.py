@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sentiment.scoring.core import _NO_SCORES, LABELS, BaseScorer, detect_lang, label_for
+from sentiment.scoring.core import LABELS, BaseScorer, detect_lang, label_codes, label_for
 from sentiment.scoring.multilingual import LANGS as LEXICON_LANGS
 
 __all__ = ["HybridScorer", "reads_as_report"]
@@ -131,33 +131,41 @@ class HybridScorer(BaseScorer):
         }
 
     def score_arrays(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Scores of a batch, language by language (the learned models predict a language's texts at once)."""
         langs = [detect_lang(t) for t in texts]
-        rows: list[tuple[float, float, float, float]] = []
-        labels: list[int] = []
-        for text, lang in zip(texts, langs, strict=True):
-            row, label = self._one(text, lang)
-            rows.append(row)
-            labels.append(label)
-        values = np.array(rows, dtype="float64").reshape(len(rows), 4)
-        return values, np.array(labels, dtype="uint8"), langs
+        values = np.full((len(texts), 4), np.nan)
+        codes = np.full(len(texts), _CODE["unscored"], dtype="uint8")
+        groups: dict[str, list[int]] = {}
+        for i, lang in enumerate(langs):
+            groups.setdefault(lang, []).append(i)
+        for lang, rows in groups.items():
+            if lang in MODEL_LANGS:
+                self._modelled(lang, [texts[i] for i in rows], rows, values, codes)
+            elif lang == "zh" or lang in LEXICON_LANGS or lang == "und":
+                for i in rows:
+                    text = texts[i]
+                    if lang == "und" and not text.strip():
+                        continue
+                    s = self.lexicon_scores(text, lang)
+                    if lang == "und" and not (s["pos"] or s["neg"]):
+                        continue  # no letters and no emoji with a meaning: nothing to read
+                    values[i] = (s["compound"], s["pos"], s["neu"], s["neg"])
+                    codes[i] = _code_of(s["compound"])
+        return values, codes, langs
 
-    def _one(self, text: str, lang: str) -> tuple[tuple[float, float, float, float], int]:
-        if lang in MODEL_LANGS:
+    def _modelled(self, lang: str, texts: list[str], rows: list[int], values: np.ndarray, codes: np.ndarray) -> None:
+        """Lexicon scores as features of ``lang``'s model; compound = P(bullish) - P(bearish)."""
+        model = self.model(lang)
+        dense = np.empty((len(texts), 3))
+        for j, text in enumerate(texts):
             s = self.lexicon_scores(text, lang)
-            model = self.model(lang)
-            p = dict(zip(model.classes, model.proba(text, (s["compound"], s["pos"], s["neg"])), strict=True))
-            bull, bear, neu = p.get("bullish", 0.0), p.get("bearish", 0.0), p.get("neutral", 0.0)
-            compound = round(bull - bear, 4)
-            if lang == "id" or reads_as_report(text):
-                label = max(("bullish", bull), ("bearish", bear), ("neutral", neu), key=lambda kv: kv[1])[0]
-                code = _CODE[label]
-            else:
-                code = _code_of(compound)
-            return (compound, round(bull, 3), round(neu, 3), round(bear, 3)), code
-        if lang == "zh" or lang in LEXICON_LANGS or (lang == "und" and text.strip()):
-            s = self.lexicon_scores(text, lang)
-            if lang == "und" and not (s["pos"] or s["neg"]):
-                return _NO_SCORES, _CODE["unscored"]  # no letters and no emoji with a meaning: nothing to read
-            row = (s["compound"], s["pos"], s["neu"], s["neg"])
-            return row, _code_of(s["compound"])
-        return _NO_SCORES, _CODE["unscored"]
+            dense[j] = (s["compound"], s["pos"], s["neg"])
+        proba = model.proba_many(texts, dense)
+        column = {c: proba[:, k] for k, c in enumerate(model.classes)}
+        bull, bear, neu = column["bullish"], column["bearish"], column["neutral"]
+        compound = np.round(bull - bear, 4)
+        values[rows] = np.column_stack([compound, np.round(bull, 3), np.round(neu, 3), np.round(bear, 3)])
+        by_compound = label_codes(compound)
+        best = np.array([_CODE[c] for c in model.classes], dtype="uint8")[proba.argmax(axis=1)]
+        in_domain = np.ones(len(texts), dtype=bool) if lang == "id" else np.array(list(map(reads_as_report, texts)))
+        codes[rows] = np.where(in_domain, best, by_compound)

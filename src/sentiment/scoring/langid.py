@@ -131,7 +131,10 @@ def _latin(lowered: str, votes: dict[str, float]) -> str:
     """The Latin-script language with most function-word (and letter) votes; English on a tie or no vote."""
     if "http" in lowered or "www." in lowered or "$" in lowered:
         lowered = _NOT_WORDS.sub(" ", lowered)
-    for word in _LATIN_WORD.findall(lowered):
+    words = _LATIN_WORD.findall(lowered)
+    if not votes and _WORD_LANGS.keys().isdisjoint(words):
+        return "en"
+    for word in words:
         langs = _WORD_LANGS.get(word)
         if langs is not None:
             share = 1.0 / len(langs)

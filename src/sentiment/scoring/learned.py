@@ -9,9 +9,7 @@ features and arithmetic as scikit-learn's ``TfidfVectorizer`` + ``LogisticRegres
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -52,13 +50,15 @@ def text_features(text: str) -> list[str]:
 
 @dataclass
 class LinearTextModel:
-    """Predicts class probabilities from a text and its dense (lexicon) features; built from plain arrays."""
+    """Predicts class probabilities from texts and their dense (lexicon) features; built from plain arrays."""
 
     classes: tuple[str, ...]
     dense_names: tuple[str, ...]
-    weights: dict[str, tuple[float, ...]]  # feature -> (idf, coef of class 0, coef of class 1, ...)
-    dense_coef: tuple[tuple[float, ...], ...]  # per class, one coefficient per dense feature
-    intercept: tuple[float, ...]
+    index: dict[str, int]  # feature -> column
+    idf: np.ndarray  # (features,)
+    coef: np.ndarray  # (features, classes)
+    dense_coef: np.ndarray  # (dense features, classes)
+    intercept: np.ndarray  # (classes,)
     card: dict[str, object]
 
     @classmethod
@@ -67,13 +67,14 @@ class LinearTextModel:
         idf, coef = arrays["idf"].astype("float64"), arrays["coef"].astype("float64")
         if coef.shape != (len(arrays["intercept"]), len(vocab)) or idf.shape != (len(vocab),):
             raise InputError("model", f"array shapes do not match: coef {coef.shape}, {len(vocab)} features")
-        columns = np.column_stack([idf, coef.T]).tolist()
         return cls(
             classes=tuple(bytes(arrays["classes"]).decode("utf-8").split("\n")),
             dense_names=tuple(n for n in bytes(arrays["dense_names"]).decode("utf-8").split("\n") if n),
-            weights={f: tuple(c) for f, c in zip(vocab, columns, strict=True)},
-            dense_coef=tuple(tuple(row) for row in arrays["dense_coef"].astype("float64").tolist()),
-            intercept=tuple(arrays["intercept"].astype("float64").tolist()),
+            index={f: i for i, f in enumerate(vocab)},
+            idf=idf,
+            coef=np.ascontiguousarray(coef.T),
+            dense_coef=np.ascontiguousarray(arrays["dense_coef"].astype("float64").T),
+            intercept=arrays["intercept"].astype("float64"),
             card=card,
         )
 
@@ -90,27 +91,33 @@ class LinearTextModel:
         return cls.from_arrays(arrays, card)
 
     def proba(self, text: str, dense: Sequence[float]) -> tuple[float, ...]:
-        """Class probabilities (in ``classes`` order) for one text: TF-IDF with sublinear tf and l2 norm over the
-        known features, then softmax of the linear scores (scikit-learn's multinomial logistic regression)."""
-        weights = self.weights
-        counts = Counter(f for f in text_features(text) if f in weights)
-        logits = list(self.intercept)
-        k = len(logits)
-        if counts:
-            values = [(weights[f], (1.0 + math.log(n)) * weights[f][0]) for f, n in counts.items()]
-            norm = math.sqrt(sum(v * v for _, v in values))
-            for w, v in values:
-                v /= norm
-                for c in range(k):
-                    logits[c] += v * w[c + 1]
-        for c in range(k):
-            row = self.dense_coef[c]
-            for j, x in enumerate(dense):
-                logits[c] += row[j] * x
-        top = max(logits)
-        exps = [math.exp(x - top) for x in logits]
-        total = sum(exps)
-        return tuple(e / total for e in exps)
+        """Class probabilities (in ``classes`` order) of one text."""
+        return tuple(self.proba_many([text], np.asarray([dense], dtype="float64"))[0].tolist())
+
+    def proba_many(self, texts: Sequence[str], dense: np.ndarray) -> np.ndarray:
+        """(texts, classes) probabilities: TF-IDF with sublinear tf and l2 norm over the known features, plus the
+        dense columns, then the softmax of the linear scores (scikit-learn's multinomial logistic regression)."""
+        n, width = len(texts), len(self.idf)
+        get = self.index.get
+        ids: list[int] = []
+        lengths: list[int] = []
+        for text in texts:
+            found = [i for i in map(get, text_features(text)) if i is not None]
+            ids.extend(found)
+            lengths.append(len(found))
+        logits = np.asarray(dense, dtype="float64").reshape(n, -1) @ self.dense_coef + self.intercept
+        if ids:
+            rows = np.repeat(np.arange(n), lengths)
+            keys, counts = np.unique(rows * width + np.asarray(ids, dtype="int64"), return_counts=True)
+            row, col = keys // width, keys % width
+            value = (1.0 + np.log(counts)) * self.idf[col]
+            value /= np.sqrt(np.bincount(row, weights=value * value, minlength=n))[row]
+            weighted = self.coef[col] * value[:, None]
+            for c in range(logits.shape[1]):
+                logits[:, c] += np.bincount(row, weights=weighted[:, c], minlength=n)
+        logits -= logits.max(axis=1, keepdims=True)
+        exps = np.exp(logits)
+        return exps / exps.sum(axis=1, keepdims=True)
 
 
 def fit_linear(

@@ -20,23 +20,32 @@ __all__ = ["CHUNK", "render_lines", "score_lines"]
 CHUNK = 20_000  # lines read at a time; a first chunk this full means a big stream, worth starting workers
 CACHE_LIMIT = 1_000_000  # distinct texts whose rendered line is kept for later repeats
 _FLOATS = ("compound", "pos", "neu", "neg")
+_BOOL = {True: "true", False: "false"}
 
 
 def render_lines(scorer: BaseScorer, facts: MessageFacts, texts: list[str]) -> list[str]:
-    """The output line (JSON + newline) of each text: scores, lang, scorer name and the message facts."""
+    """The output line (JSON + newline) of each text: scores, lang, scorer name and the message facts.
+
+    Written with string formatting around ``json.dumps`` of the text and mentions (what needs escaping): the same
+    JSON as dumping the whole record, without building a dict per line."""
     with core._gc_paused():
         values, labels, langs = scorer.score_arrays(texts)
         rows = values.tolist()
         dumps = json.dumps
+        name = dumps(scorer.name)
+        label_names = [dumps(label) for label in LABELS]
         out: list[str] = []
         for text, row, code, lang in zip(texts, rows, labels.tolist(), langs, strict=True):
             mentions, is_question, has_link = facts.of(text)
-            record: dict[str, object] = {"text": text}
-            for name, value in zip(_FLOATS, row, strict=True):
-                record[name] = None if value != value else value  # NaN: unscored
-            record.update(label=LABELS[code], lang=lang, scorer=scorer.name, mentions=mentions)
-            record.update(is_question=is_question, has_link=has_link)
-            out.append(dumps(record, ensure_ascii=False) + "\n")
+            numbers = ", ".join(
+                f'"{key}": {"null" if value != value else repr(value)}'  # NaN: unscored
+                for key, value in zip(_FLOATS, row, strict=True)
+            )
+            out.append(
+                f'{{"text": {dumps(text, ensure_ascii=False)}, {numbers}, "label": {label_names[code]}, '
+                f'"lang": "{lang}", "scorer": {name}, "mentions": {dumps(mentions) if mentions else "[]"}, '
+                f'"is_question": {_BOOL[is_question]}, "has_link": {_BOOL[has_link]}}}\n'
+            )
     return out
 
 
