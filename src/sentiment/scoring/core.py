@@ -271,7 +271,7 @@ def _start_pool(scorer: BaseScorer, facts: MessageFacts | None, workers: int) ->
         context = get_context("forkserver")
         # Workers fork from a server that imported this package once, rather than each importing it (~1 s).
         # (Takes effect when this process starts its fork server, i.e. on its first pool.)
-        context.set_forkserver_preload(["sentiment.scoring"])
+        context.set_forkserver_preload(["sentiment.scoring", type(scorer).__module__])
     else:
         context = get_context("spawn")
     pool = ProcessPoolExecutor(

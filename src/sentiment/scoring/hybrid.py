@@ -44,6 +44,8 @@ def _code_of(compound: float) -> int:
 def reads_as_report(text: str) -> bool:
     """English text written as news: it links to an article or is a headline (at least 4 words, most of them
     capitalised), and has no first/second person, chat abbreviation or emoji."""
+    if text.islower() and "http" not in text and "www." not in text:
+        return False  # no capital and no link: neither a headline nor a link to one (the usual chat message)
     if not text.isascii() and any(ord(ch) >= 0x2190 for ch in text):
         return False  # arrows, symbols and emoji are chat, not headlines
     words = _CAPS_WORD.findall(text)

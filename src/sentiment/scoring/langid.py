@@ -88,6 +88,10 @@ for _lang, _words in _FUNCTION_WORDS.items():
         _WORD_LANGS[_w] = (*_WORD_LANGS.get(_w, ()), _lang)
 del _lang, _words, _w
 
+# Function words of the other languages only (a text with none of them is English or has no clue: English).
+_NOT_ENGLISH = frozenset(w for w, langs in _WORD_LANGS.items() if "en" not in langs)
+_SPLIT = re.compile(r"[^\w'’]+")
+
 #: every code ``detect`` can return (besides ``und``)
 SCRIPT_LANGS = ("zh", "ja", "ko", "ar", "fa", "ur", "ru", "uk", "vi", *_FUNCTION_WORDS, *(c for _, c in _OTHER_SCRIPTS))
 
@@ -131,9 +135,9 @@ def _latin(lowered: str, votes: dict[str, float]) -> str:
     """The Latin-script language with most function-word (and letter) votes; English on a tie or no vote."""
     if "http" in lowered or "www." in lowered or "$" in lowered:
         lowered = _NOT_WORDS.sub(" ", lowered)
+    if not votes and _NOT_ENGLISH.isdisjoint(_SPLIT.split(lowered)):
+        return "en"  # no function word of another language: the common case, without the word regex
     words = _LATIN_WORD.findall(lowered)
-    if not votes and _WORD_LANGS.keys().isdisjoint(words):
-        return "en"
     for word in words:
         langs = _WORD_LANGS.get(word)
         if langs is not None:

@@ -29,6 +29,7 @@ CLASSES = ("bearish", "bullish", "neutral")
 
 _URL = re.compile(r"(?i)https?://\S+|www\.\S+")
 _CASHTAG = re.compile(r"(?<![\w$])\$[A-Za-z][A-Za-z0-9]{0,14}(?:\.[A-Za-z]{1,3})?\b")
+_DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"[+-]?\d+(?:[.,:]\d+)*%?")
 # Words (letters, inner apostrophes), placeholder tokens, and single symbols that carry tone (emoji, ! and ?).
 _WORD = re.compile(r"_[a-z]+_|[^\W\d_]+(?:['’][^\W\d_]+)*|[!?]|[^\w\s.,;:'\"()\[\]{}<>/\\|@#&*=+~^`-]")
@@ -43,7 +44,9 @@ def text_features(text: str) -> list[str]:
         text = _URL.sub(" _url_ ", text)
     if "$" in text:
         text = _CASHTAG.sub(" _cashtag_ ", text)
-    text = _NUMBER.sub(" _num_ ", text.lower())
+    text = text.lower()
+    if _DIGIT.search(text):
+        text = _NUMBER.sub(" _num_ ", text)
     words = _WORD.findall(text)
     return words + [f"{a} {b}" for a, b in pairwise(words)]
 
