@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from sentiment.analysis.suite import add_model_features, analyse_weekly
 from sentiment.errors import AnalysisError
-from sentiment.lake import Lake
+from sentiment.lake import AsOf, Lake
 from sentiment.report.render import write_report
 from sentiment.scoring.coverage import language_coverage
 from sentiment.settings import Settings
 from sentiment.steps.common import recorded, sql_quote
 
-__all__ = ["analyse_and_report", "coverage_of", "report_dir"]
+__all__ = ["REPORT_TABLES", "analyse_and_report", "coverage_of", "record_table_versions", "report_dir"]
+
+# The tables a report reads (``messages`` is the view of messages joined to scores).
+REPORT_TABLES = ("weekly", "messages", "scores")
 
 
 @recorded("analyse-and-report")
-def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, synthetic: bool = False) -> Path:
-    """Lead-lag and walk-forward analyses of one symbol's weekly table; returns the report folder."""
+def analyse_and_report(
+    settings: Settings,
+    symbol: str,
+    *,
+    today: pd.Timestamp,
+    synthetic: bool = False,
+    as_of: AsOf = None,
+    out: Path | None = None,
+) -> Path:
+    """Lead-lag and walk-forward analyses of one symbol's weekly table; returns the report folder.
+
+    The tables are read at one pinned version each (the latest, or as of ``as_of``: a version, a moment, or the
+    ``{table: version}`` a past report recorded), and metrics.json records them under ``table_versions``, so
+    the same report can be rebuilt later whatever was written since.
+    """
     lake = Lake(settings.lake)
+    versions = lake.versions(REPORT_TABLES, as_of)
     weekly = lake.read(
-        f"SELECT * FROM weekly WHERE symbol = '{sql_quote(symbol)}' AND scope = 'all' ORDER BY week_start"
+        f"SELECT * FROM weekly WHERE symbol = '{sql_quote(symbol)}' AND scope = 'all' ORDER BY week_start",
+        as_of=versions,
     )
     if weekly.empty:
         raise AnalysisError(f"no weekly rows for {symbol}: build the weekly table first")
@@ -40,14 +59,14 @@ def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, 
         alpha=settings.alpha,
     )
     relations, prediction = results["relations"], results["prediction"]
-    coverage = {**coverage_of(lake, weekly), "synthetic": synthetic, "relations_target": target}
+    coverage = {**coverage_of(lake, weekly, as_of=versions), "synthetic": synthetic, "relations_target": target}
     coverage["in_words"] = (
         f"{coverage['weeks']} weeks ({coverage['first_week']} to {coverage['last_week']}) from {coverage['chats']} "
         f"chats with {coverage['messages']:,} messages; {len(coverage['missing_weeks'])} weeks missing inside "
         f"that range; relations tested against {target}."
     )
     notes: list[str] = list(results["guards"])
-    out = report_dir(settings.reports, symbol, today)
+    out = out or report_dir(settings.reports, symbol, today)
     write_report(
         out,
         symbol=symbol,
@@ -59,14 +78,24 @@ def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, 
         granger=results["granger"],
         flagged=results["flagged"],
     )
+    record_table_versions(out / "metrics.json", versions)
     return out
 
 
-def coverage_of(lake: Lake, weekly: pd.DataFrame) -> dict[str, object]:
+def record_table_versions(metrics_path: Path, versions: dict[str, int | None]) -> None:
+    """Add ``table_versions`` (the Delta version of every table the report read; null = table absent) to
+    metrics.json, keeping every other key as written."""
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    metrics["table_versions"] = versions
+    metrics_path.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def coverage_of(lake: Lake, weekly: pd.DataFrame, *, as_of: AsOf = None) -> dict[str, object]:
     """What data the report rests on: weeks, chats, messages and the weeks missing inside the range."""
     stats = lake.read(
         "SELECT count(DISTINCT platform || ':' || chat_id) AS chats, "
-        "count(*) FILTER (WHERE kind IN ('message', 'media')) AS messages, count(*) AS records FROM messages"
+        "count(*) FILTER (WHERE kind IN ('message', 'media')) AS messages, count(*) AS records FROM messages",
+        as_of=as_of,
     ).iloc[0]
     posts = lake.read("SELECT lang, label FROM messages WHERE kind IN ('message', 'media')")
     weeks = pd.to_datetime(weekly["week_start"], utc=True)
