@@ -131,13 +131,21 @@ def score_text(
         str | None, typer.Option(help="hybrid | lexicon | vader | trained [default: settings, hybrid].")
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes for big inputs (default: CPU count).")] = None,
+    show_stats: Annotated[
+        bool, typer.Option("--stats", help="Print lines, distinct texts and worker CPU to stderr.")
+    ] = False,
 ) -> None:
     """Score one message per stdin line; print one JSON object per line (compound, label, lang, ...), in order."""
     from sentiment.scoring.factory import make_facts, make_scorer
     from sentiment.scoring.stream import score_lines
 
     settings = ctx.obj.settings(scorer=scorer) if ctx.obj else load_settings(scorer=scorer)
-    score_lines(sys.stdin, make_scorer(settings), make_facts(settings), sys.stdout, workers=workers)
+    stats = score_lines(sys.stdin, make_scorer(settings), make_facts(settings), sys.stdout, workers=workers)
+    if show_stats:
+        err.print(
+            f"{stats.lines} lines, {stats.rendered} distinct texts scored, {stats.workers} worker processes "
+            f"using {stats.worker_cpu_s:.1f} CPU s"
+        )
 
 
 TextColOption = Annotated[

@@ -24,7 +24,7 @@ def test_stream_keeps_order_and_repeats_across_chunks_and_workers() -> None:
     scorer, facts = HybridScorer(), MessageFacts()
     lines = [f"{LINES[i % len(LINES)]} {i % 5}" if i % 3 else LINES[i % len(LINES)] for i in range(120)]
     out = io.StringIO()
-    assert score_lines([line + "\n" for line in lines], scorer, facts, out, workers=2, chunk=40) == 120
+    assert score_lines([line + "\n" for line in lines], scorer, facts, out, workers=2, chunk=40).lines == 120
     rows = out.getvalue().splitlines()
     assert [json.loads(r)["text"] for r in rows] == lines
     expected = render_lines(scorer, facts, lines)

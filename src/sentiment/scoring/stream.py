@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from itertools import islice
 from typing import TextIO
 
@@ -15,7 +17,7 @@ from sentiment.scoring import core
 from sentiment.scoring.core import LABELS, BaseScorer
 from sentiment.scoring.extras import MessageFacts
 
-__all__ = ["CHUNK", "render_lines", "score_lines"]
+__all__ = ["CHUNK", "StreamStats", "render_lines", "score_lines"]
 
 CHUNK = 20_000  # lines read at a time; a first chunk this full means a big stream, worth starting workers
 CACHE_LIMIT = 1_000_000  # distinct texts whose rendered line is kept for later repeats
@@ -49,10 +51,23 @@ def render_lines(scorer: BaseScorer, facts: MessageFacts, texts: list[str]) -> l
     return out
 
 
-def _render_in_worker(texts: list[str]) -> list[str]:
+def _render_in_worker(texts: list[str]) -> tuple[list[str], float]:
+    """Rendered lines of one part, and the CPU seconds the worker spent on it."""
     assert core._WORKER is not None, "worker not initialised"
     scorer, facts = core._WORKER
-    return render_lines(scorer, facts or MessageFacts(), texts)
+    started = time.process_time()
+    lines = render_lines(scorer, facts or MessageFacts(), texts)
+    return lines, time.process_time() - started
+
+
+@dataclass
+class StreamStats:
+    """What a stream cost: lines written, distinct texts rendered, worker processes and their CPU seconds."""
+
+    lines: int = 0
+    rendered: int = 0
+    workers: int = 0
+    worker_cpu_s: float = 0.0
 
 
 def _chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -69,22 +84,24 @@ def score_lines(
     *,
     workers: int | None = None,
     chunk: int = CHUNK,
-) -> int:
-    """Write one JSON line per input line to ``out``; returns the number of lines. Texts already rendered (within
-    the last ``CACHE_LIMIT`` distinct ones) are not scored again. Worker processes start only when the first chunk
+) -> StreamStats:
+    """Write one JSON line per input line to ``out``; returns what it cost. A text already rendered (the first
+    ``CACHE_LIMIT`` distinct texts are kept) is not scored again. Worker processes start only when the first chunk
     is full (a big stream) and the scorer can run in them."""
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     rendered: dict[str, str] = {}
-    pending: deque[tuple[list[str], list[str], list[Future[list[str]] | list[str]]]] = deque()
+    pending: deque[tuple[list[str], list[str], list[Future[tuple[list[str], float]] | list[str]]]] = deque()
     pool: ProcessPoolExecutor | None = None
-    total = 0
+    stats = StreamStats()
     try:
         for texts in _chunks(lines, chunk):
-            total += len(texts)
+            stats.lines += len(texts)
             if pool is None and n_workers > 1 and scorer.parallel and len(texts) == chunk and not pending:
                 pool = core._start_pool(scorer, facts, n_workers)
+                stats.workers = n_workers
             new = list(dict.fromkeys(t for t in texts if t not in rendered))
-            parts: list[Future[list[str]] | list[str]] = []
+            stats.rendered += len(new)
+            parts: list[Future[tuple[list[str], float]] | list[str]] = []
             if new and pool is not None:
                 step = -(-len(new) // n_workers)
                 parts = [pool.submit(_render_in_worker, new[i : i + step]) for i in range(0, len(new), step)]
@@ -93,22 +110,34 @@ def score_lines(
             pending.append((texts, new, parts))
             # Up to two chunks in flight, so the workers do not wait for this process to write.
             while len(pending) > (2 if pool is not None else 0):
-                _flush(*pending.popleft(), rendered, out)
+                stats.worker_cpu_s += _flush(*pending.popleft(), rendered, out)
         while pending:
-            _flush(*pending.popleft(), rendered, out)
+            stats.worker_cpu_s += _flush(*pending.popleft(), rendered, out)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    return total
+    return stats
 
 
 def _flush(
-    texts: list[str], new: list[str], parts: list[Future[list[str]] | list[str]], rendered: dict[str, str], out: TextIO
-) -> None:
+    texts: list[str],
+    new: list[str],
+    parts: list[Future[tuple[list[str], float]] | list[str]],
+    rendered: dict[str, str],
+    out: TextIO,
+) -> float:
+    """Write one chunk's lines in input order; returns the worker CPU seconds its parts took."""
     lines: list[str] = []
+    cpu = 0.0
     for part in parts:
-        lines.extend(part.result() if isinstance(part, Future) else part)
+        if isinstance(part, Future):
+            done, seconds = part.result()
+            lines.extend(done)
+            cpu += seconds
+        else:
+            lines.extend(part)
     fresh = dict(zip(new, lines, strict=True))
     if len(rendered) < CACHE_LIMIT:  # entries are never dropped: a later chunk may count on them
         rendered.update(fresh)
     out.write("".join([fresh.get(t) or rendered[t] for t in texts]))
+    return cpu
