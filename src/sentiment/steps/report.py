@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,11 +10,20 @@ import pandas as pd
 from sentiment.analysis.suite import add_model_features, analyse_weekly
 from sentiment.errors import AnalysisError
 from sentiment.lake import Lake
+from sentiment.report.artifacts import ReportArtifacts, report_artifacts
+from sentiment.report.index import write_index
 from sentiment.report.render import write_report
 from sentiment.settings import Settings
 from sentiment.steps.common import recorded, sql_quote
 
-__all__ = ["analyse_and_report", "coverage_of", "report_dir"]
+__all__ = [
+    "analyse_and_report",
+    "coverage_of",
+    "report_artifacts_of",
+    "report_dir",
+    "sentiment_coverage",
+    "write_index",
+]
 
 
 @recorded("analyse-and-report")
@@ -40,6 +50,8 @@ def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, 
     )
     relations, prediction = results["relations"], results["prediction"]
     coverage = {**coverage_of(lake, weekly), "synthetic": synthetic, "relations_target": target}
+    for key, value in sentiment_coverage(lake).items():
+        coverage.setdefault(key, value)  # a key another step already filled (e.g. languages) wins
     coverage["in_words"] = (
         f"{coverage['weeks']} weeks ({coverage['first_week']} to {coverage['last_week']}) from {coverage['chats']} "
         f"chats with {coverage['messages']:,} messages; {len(coverage['missing_weeks'])} weeks missing inside "
@@ -57,7 +69,11 @@ def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, 
         caveats=notes,
         granger=results["granger"],
         flagged=results["flagged"],
+        min_weeks=settings.min_weeks,
+        alpha=settings.alpha,
+        skipped_features=results["skipped_features"],
     )
+    write_index(settings.reports)
     return out
 
 
@@ -79,6 +95,55 @@ def coverage_of(lake: Lake, weekly: pd.DataFrame) -> dict[str, object]:
         "messages": int(stats["messages"]),
         "records": int(stats["records"]),
     }
+
+
+def sentiment_coverage(lake: Lake) -> dict[str, object]:
+    """How much of the chat the mood rests on: scored share overall, by language (``scores.lang``) and per chat.
+
+    Scored means a label other than "unscored". Rows scored before the lake had a ``lang`` column read as
+    null there: when no row has one, the language split is left out. Chat names are as stored (already
+    pseudonymised where they name a person).
+    """
+    scored = "count(label) FILTER (WHERE label <> 'unscored')"
+    posts = "FROM messages WHERE kind IN ('message', 'media')"
+    total = lake.read(f"SELECT count(*) AS messages, {scored} AS scored {posts}").iloc[0]
+    n_posts = int(total["messages"])
+    out: dict[str, object] = {
+        "scored_messages": int(total["scored"]),
+        "scored_share": int(total["scored"]) / n_posts if n_posts else None,
+    }
+    langs = lake.read(
+        f"SELECT lang AS language, count(*) AS messages, {scored} AS scored {posts} GROUP BY 1 ORDER BY 2 DESC, 1"
+    )
+    if langs["language"].notna().any():
+        out["languages"] = {
+            str(r.language if isinstance(r.language, str) else "unknown"): {
+                "messages": int(r.messages),
+                "scored": int(r.scored),
+            }
+            for r in langs.itertuples()
+        }
+    chats = lake.read(
+        f"SELECT platform, chat_id, any_value(chat_name) AS chat_name, count(*) AS messages, {scored} AS scored, "
+        f"min(ts) AS first, max(ts) AS last {posts} GROUP BY 1, 2 ORDER BY 4 DESC, 1, 2"
+    )
+    out["per_chat"] = [
+        {
+            "chat": f"{r.platform}: {r.chat_name if isinstance(r.chat_name, str) and r.chat_name else r.chat_id}",
+            "messages": int(r.messages),
+            "scored": int(r.scored),
+            "first": pd.Timestamp(r.first).date().isoformat(),
+            "last": pd.Timestamp(r.last).date().isoformat(),
+        }
+        for r in chats.itertuples()
+    ]
+    return out
+
+
+def report_artifacts_of(folder: Path) -> ReportArtifacts:
+    """The Prefect artifacts' contents for the report in ``folder`` (read from its metrics.json)."""
+    metrics = json.loads((Path(folder) / "metrics.json").read_text(encoding="utf-8"))
+    return report_artifacts(metrics, Path(folder) / "report.html")
 
 
 def report_dir(reports: Path, symbol: str, today: pd.Timestamp) -> Path:
