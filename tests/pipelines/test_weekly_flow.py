@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -61,5 +62,21 @@ def test_demo_end_to_end_twice(tmp_path: Path, prefect_harness: None, capfd: pyt
     }
     assert metrics["prediction"]
 
+    assert metrics["summary"] and metrics["summary"][0].isupper()  # issue 16: the verdict in words
+    index = html.unescape((reports / "index.html").read_text())
+    assert f'href="{report.name}/report.html"' in index and metrics["summary"].split(". ")[0][:40] in index
+
     assert run_cli(argv) == 0
     assert {t: Lake(lake).count(t) for t in counts} == counts
+    # Each run published the verdict, the relations and the link under keys stable per symbol: two versions each.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    keys = ["report-virtual-usdt-summary", "report-virtual-usdt-relations", "report-virtual-usdt-link"]
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))
+    assert sorted(a.key for a in found) == sorted(keys * 2)
+    by_key = {a.key: a for a in found}
+    assert by_key[keys[1]].type == "table"
+    assert metrics["summary"].split(". ")[0] in str(by_key[keys[0]].data)
+    assert (report / "report.html").as_uri() in str(by_key[keys[2]].data)  # Prefect stores links as Markdown
