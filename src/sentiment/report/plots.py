@@ -18,6 +18,8 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from sentiment.analysis.leadlag import weekly_grid  # the scatter pairs weeks exactly as the test does
+
 __all__ = [
     "COLOURS",
     "engagement_png",
@@ -180,9 +182,17 @@ def leadlag_png(relations: pd.DataFrame, *, min_n: int = 0) -> bytes:
     return heatmap_png(relations, min_n=min_n)
 
 
-def scatter_png(weekly: pd.DataFrame, feature: str, lag_weeks: int, target: str, *, title: str | None = None) -> bytes:
+def scatter_png(
+    weekly: pd.DataFrame,
+    feature: str,
+    lag_weeks: int,
+    target: str,
+    *,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+) -> bytes:
     """Feature of week t against the target of week t+lag, with a least-squares line drawn to guide the eye."""
-    from sentiment.analysis.leadlag import weekly_grid  # the same calendar pairing as the test itself
 
     fig = Figure(figsize=(WIDTH * 0.62, 4.2))
     if weekly.empty or feature not in weekly.columns or target not in weekly.columns:
@@ -205,8 +215,8 @@ def scatter_png(weekly: pd.DataFrame, feature: str, lag_weeks: int, target: str,
         ax.plot(xs, intercept + slope * xs, color=COLOURS["price"], lw=1.6, label="least-squares line")
         ax.legend(loc="upper left", fontsize="small", frameon=False)
     ax.axhline(0, color=COLOURS["baseline"], lw=0.8)
-    ax.set_xlabel(f"{feature} in week t")
-    ax.set_ylabel(f"{target} in week t{lag_weeks:+d}\n(log return)" if lag_weeks else f"{target} (log return)")
+    ax.set_xlabel(xlabel or f"{feature} in week t")
+    ax.set_ylabel(ylabel or (f"{target} in week t{lag_weeks:+d}" if lag_weeks else target))
     ax.set_title(title or f"{feature} vs {target}, lag {lag_weeks:+d} weeks (n = {len(pair)})", loc="left")
     return _png(fig)
 

@@ -29,6 +29,7 @@ from sentiment.report.verdict import (
     Verdict,
     build_verdict,
     feature_label,
+    feature_unit,
     language_coverage,
     language_name,
     split_testable,
@@ -252,7 +253,16 @@ def _figures(
     if top is not None and top.get("feature") in weekly.columns and target in weekly.columns:
         feature, lag = str(top["feature"]), int(top["lag_weeks"])
         figures["scatter"] = _Figure(
-            scatter_png(weekly, feature, lag, target),
+            scatter_png(
+                weekly,
+                feature,
+                lag,
+                target,
+                title=f"Strongest lead: {FEATURE_LABELS.get(feature, feature)} in week t vs return in week "
+                f"t{lag:+d} (n = {top.get('n')})",
+                xlabel=f"{feature_unit(feature)}, week t",
+                ylabel=f"{target}, week t{lag:+d}\n(log return)",
+            ),
             f"Scatter plot of {feature} in week t against {target} in week t{lag:+d}, one dot per week, with a "
             f"least-squares line; Spearman rho {_fmt(top.get('estimate'), 2)}, n = {top.get('n')}.",
             "The strongest lead relation. The line guides the eye; the test itself is Spearman's rank correlation.",

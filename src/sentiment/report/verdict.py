@@ -15,6 +15,7 @@ __all__ = [
     "Verdict",
     "build_verdict",
     "feature_label",
+    "feature_unit",
     "language_coverage",
     "language_name",
     "split_testable",
@@ -38,6 +39,22 @@ FEATURE_LABELS: dict[str, str] = {
     "content_share": "share of links and media",
 }
 LONG_SAMPLE_WEEKS = 104  # below two years of weeks the verdict warns that intervals are wide
+# The unit each feature is measured in, for axis labels.
+FEATURE_UNITS: dict[str, str] = {
+    "log_messages": "log(1 + messages per week)",
+    "log_active_authors": "log(1 + active authors per week)",
+    "log_new_authors": "log(1 + new authors per week)",
+    "log_joins": "log(1 + joins per week)",
+    "log_token_mentions": "log(1 + token mentions per week)",
+    "net_growth": "joins − leaves per week",
+    "retention_1w_known": "share of authors posting again (0–1)",
+    "mean_compound": "mean compound score (−1…1)",
+    "bullish_share": "share of scored posts (0–1)",
+    "bullishness": "log((1 + bullish) / (1 + bearish))",
+    "compound_std": "sd of compound scores",
+    "interactive_share": "share of posts (0–1)",
+    "content_share": "share of posts (0–1)",
+}
 NOT_TESTABLE_COLUMNS = ["feature", "lag_weeks", "n", "reason"]
 # ISO 639-1 codes the scorers emit, plus the project's own "none" (no text) and "other".
 _LANGUAGES = {
@@ -70,6 +87,11 @@ def feature_label(feature: str) -> str:
     """``"message volume (log_messages)"``: a plain name with the code name, or the code name alone."""
     label = FEATURE_LABELS.get(feature)
     return f"{label} ({feature})" if label else feature
+
+
+def feature_unit(feature: str) -> str:
+    """The unit of a feature's values, for an axis label (the code name when unknown)."""
+    return FEATURE_UNITS.get(feature, feature)
 
 
 def language_name(code: str) -> str:
@@ -247,7 +269,7 @@ def build_verdict(
                 "question from the rank correlation above."
             )
     sentences.append(_forecast_sentence(prediction, alpha))
-    caveats = _caveats(coverage, n_weeks, min_weeks, short, len(not_testable))
+    caveats = _caveats(coverage, n_weeks, min_weeks, short, _untestable_words(relations, not_testable))
     if caveats:
         sentences.append("Caveats: " + "; ".join(caveats) + ".")
     sentences = [s[:1].upper() + s[1:] for s in sentences]  # a code name may open a sentence
@@ -294,12 +316,31 @@ def _forecast_sentence(prediction: Mapping[str, Any] | None, alpha: float) -> st
     )
 
 
-def _caveats(coverage: Mapping[str, Any], n_weeks: int, min_weeks: int, short: bool, n_untestable: int) -> list[str]:
+def _untestable_words(relations: pd.DataFrame, not_testable: pd.DataFrame) -> str:
+    """ "token mentions could not be tested (no data); 3 other feature/lag pairs too" or ""."""
+    if not_testable.empty:
+        return ""
+    lags_of = relations.groupby("feature")["lag_weeks"].nunique() if not relations.empty else pd.Series(dtype=int)
+    whole, pairs = [], 0
+    for feature, group in not_testable.groupby("feature", sort=False):
+        if group["lag_weeks"].isna().all() or len(group) >= lags_of.get(feature, 0):
+            whole.append(feature_label(str(feature)).split(" (")[0])
+        else:
+            pairs += len(group)
+    parts = []
+    if whole:
+        parts.append(f"{', '.join(whole)} could not be tested")
+    if pairs:
+        parts.append(f"{pairs} {'other ' if whole else ''}feature/lag pairs had too few paired weeks")
+    return " and ".join(parts) + " (see Not testable)"
+
+
+def _caveats(coverage: Mapping[str, Any], n_weeks: int, min_weeks: int, short: bool, untestable: str) -> list[str]:
     out = []
     if coverage.get("synthetic"):
         out.append("the data are synthetic, so this says nothing about a real community")
     if not short and n_weeks < LONG_SAMPLE_WEEKS:
-        out.append(f"{n_weeks} weeks is a short sample, so intervals are wide")
+        out.append(f"{n_weeks} weeks with a known return is a short sample, so intervals are wide")
     scored = _num(coverage.get("scored_share"))
     if scored is not None:
         langs = language_coverage(coverage)
@@ -314,8 +355,8 @@ def _caveats(coverage: Mapping[str, Any], n_weeks: int, min_weeks: int, short: b
     missing = coverage.get("missing_weeks")
     if isinstance(missing, list) and missing:
         out.append(f"{len(missing)} weeks are missing inside the range")
-    if n_untestable and not short:
-        out.append(f"{n_untestable} features or pairs were not testable (listed in the report)")
+    if untestable and not short:
+        out.append(untestable)
     out.append("correlation is not causation")
     return out
 
