@@ -829,7 +829,7 @@ def _html(ctx: _Context, figures: dict[str, _Figure]) -> str:
 <body>
 <h1>{esc(ctx.symbol)}: does the community lead the price?</h1>
 <p class="meta">Generated {esc(_stamp_words(ctx.stamp))} · data {esc(ctx.first or "?")} to {esc(ctx.last or "?")} ·
-weekly · {esc(target_words(ctx.coverage.get("relations_target")))}</p>
+{esc(str(ctx.coverage.get("frequency") or "weekly"))} · {esc(target_words(ctx.coverage.get("relations_target")))}</p>
 <section class="answer" aria-label="Verdict">{answer}</section>
 <div class="facts">{cards}</div>
 {_img(figures.get("heatmap"))}
@@ -876,7 +876,7 @@ def _markdown(ctx: _Context) -> str:
     chat_head, chat_rows = ctx.chat_rows()
     parts = [
         f"# {ctx.symbol}: does the community lead the price?",
-        f"Generated {ctx.stamp}. Figures are in report.html.",
+        f"Generated {_stamp_words(ctx.stamp)}. Figures are in report.html.",
         "\n".join(f"> {s}" + ("  " if i < len(verdict.sentences) - 1 else "") for i, s in enumerate(verdict.sentences)),
         "## Data coverage",
         ctx.coverage_words(),
