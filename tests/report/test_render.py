@@ -122,8 +122,8 @@ def test_without_prediction(tmp_path: Path, inputs: dict[str, object]) -> None:
     metrics = json.loads(paths["metrics"].read_text())
     assert metrics["prediction"] is None and metrics["relations"] == []
     assert "no prediction was made" in paths["md"].read_text()
-    # no strongest relation to scatter: the other five figures stay
-    assert paths["html"].read_text().count("data:image/png;base64,") == 5
+    # no relation to draw or scatter, no forecast to plot: timeline, joins and engagement stay
+    assert paths["html"].read_text().count("data:image/png;base64,") == 3
 
 
 def test_json_safe() -> None:
@@ -173,10 +173,11 @@ def test_short_run_lists_relations_as_not_testable(tmp_path: Path, inputs: dict[
     assert len(metrics["not_testable"]) == 10 and all("paired weeks" in r["reason"] for r in metrics["not_testable"])
     page = html.unescape(paths["html"].read_text())
     not_testable = page.split("<h2>Not testable</h2>", 1)[1].split("<h2>", 1)[0]
-    assert "too few paired weeks, minimum 26" in not_testable
+    assert "too few paired weeks (minimum 26)" in not_testable
     assert "0.0" not in not_testable.replace("0.0%", "")  # no estimate, p or q printed
     lead_lag_section = page.split("<h2>Lead-lag relations</h2>", 1)[1].split("<h2>", 1)[0]
     assert "No relation had enough paired weeks" in lead_lag_section and "<table>" not in lead_lag_section
+    assert "Heatmap" not in page  # a grid of n/a cells says nothing
 
 
 def test_long_tables_are_collapsed(tmp_path: Path, inputs: dict[str, object]) -> None:

@@ -89,7 +89,7 @@ h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid var(--line);
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
 th, td { border-bottom: 1px solid var(--line); padding: 0.3em 0.65em; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
-td.text { text-align: left; white-space: normal; }
+td.text, th.text { text-align: left; white-space: normal; }
 th { background: #f4f4f4; white-space: normal; vertical-align: bottom; } tr.sig td { font-weight: 600; }
 details { margin: 0.3em 0 1.2em; } summary { cursor: pointer; color: var(--price); }
 figure { margin: 0.8em 0 1.6em; } figure img { max-width: 100%; height: auto; display: block; }
@@ -229,7 +229,12 @@ def _figures(
         "timeline": _Figure(
             timeline_png(weekly, symbol),
             _timeline_alt(weekly, symbol),
-            "Three panels share one week axis. Red bands mark coordinated-spike weeks (see Flagged weeks).",
+            "Three panels share one week axis. "
+            + (
+                "Red bands mark coordinated-spike weeks (see Flagged weeks)."
+                if ctx.flagged is not None and not ctx.flagged.empty
+                else "No week was flagged as a coordinated spike."
+            ),
         ),
         "predictions": _Figure(
             predictions_png(predictions),
@@ -249,6 +254,10 @@ def _figures(
             "Interactive: questions and polls; content sharing: links, media, forwards; passive: everything else.",
         ),
     }
+    if predictions is None or predictions.empty:
+        del figures["predictions"]  # the text says no forecast was made; an empty chart adds nothing
+    if ctx.top.empty:
+        del figures["heatmap"]  # every cell would read "n/a": the Not testable section says why instead
     top = ctx.verdict.strongest if ctx.verdict is not None else None
     if top is not None and top.get("feature") in weekly.columns and target in weekly.columns:
         feature, lag = str(top["feature"]), int(top["lag_weeks"])
@@ -547,8 +556,7 @@ class _Context:
                 span = f"{min(lags):+d} to {max(lags):+d}" if lags else "all"
                 ns = [int(v) for v in group["n"]]
                 n_text = f"{min(ns)}–{max(ns)}" if min(ns) != max(ns) else str(ns[0])
-                reason = reasons[0].replace("too few paired weeks", f"too few paired weeks, minimum {self.min_weeks}")
-                rows.append([feature_label(str(feature)), span, n_text, reason])
+                rows.append([feature_label(str(feature)), span, n_text, str(reasons[0])])
                 continue
             for r in group.itertuples(index=False):
                 lag = "all" if pd.isna(r.lag_weeks) else f"{int(r.lag_weeks):+d}"
@@ -732,7 +740,10 @@ def _html_table(
             for row, flag in zip(part, flags, strict=True)
         )
 
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    th = "".join(
+        f'<th class="text">{html.escape(h)}</th>' if i in text_cols else f"<th>{html.escape(h)}</th>"
+        for i, h in enumerate(head)
+    )
 
     def table(part: list[list[str]], flags: list[bool]) -> str:
         rows_html = body(part, flags)
@@ -849,7 +860,7 @@ def _html(ctx: _Context, figures: dict[str, _Figure]) -> str:
 {not_testable}
 <h2>Out-of-sample prediction</h2>
 <p>{esc(ctx.prediction_note())}</p>
-{_html_table(pred_head, pred_rows)}
+{_html_table(pred_head, pred_rows) if pred_rows else ""}
 {_img(figures.get("predictions"))}
 <h2>Granger causality</h2>
 <p>{esc(ctx.granger_note())}</p>
