@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +133,9 @@ def write_index(reports: Path) -> Path:
         page = next((p for p in pages if p.is_file()), folder / "report.html")
         found.append((folder.name, metrics, f"{folder.name}/{page.name}"))
     out = reports / "index.html"
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(render_index(index_entries(found)), encoding="utf-8")
-    tmp.replace(out)  # readers never see a half-written index
+    # A private temporary name per writer: reports of several symbols may finish at the same moment.
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=reports, suffix=".tmp", delete=False) as tmp:
+        tmp.write(render_index(index_entries(found)))
+    Path(tmp.name).chmod(0o644)  # as readable as the reports beside it (mkstemp makes it owner-only)
+    Path(tmp.name).replace(out)  # readers never see a half-written index
     return out
