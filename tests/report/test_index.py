@@ -27,18 +27,20 @@ def rows(page: str) -> list[list[str]]:
 def test_index_lists_symbol_and_panel_reports_newest_first(tmp_path: Path) -> None:
     """It lists each folder with a metrics.json (date, kind, frequency defaulting to weekly, headline)."""
     make(tmp_path, "2026-01-05_VIRTUAL-USDT", {"symbol": "VIRTUAL/USDT", "summary": "Joins lead it. More text."})
-    make(tmp_path, "2026-02-02_panel", {"frequency": "daily", "summary": "No community feature leads (q = 0.35)."})
+    make(tmp_path, "2026-02-02_panel", {"frequency": "1d", "summary": "No community feature leads (q = 0.35)."})
+    make(tmp_path, "2026-01-26_panel", {"symbols": ["A/USDT", "B/USDT"], "relations": []})
     make(tmp_path, "2026-01-19_ETH-USDT", {"symbol": "ETH/USDT", "generated_at": "2026-01-19T01:00:00+00:00"})
     (tmp_path / "not-a-report").mkdir()
     (tmp_path / "2026-03-01_broken").mkdir()
     (tmp_path / "2026-03-01_broken" / "metrics.json").write_text("{truncated")
     page = write_index(tmp_path).read_text()
     table = rows(page)
-    assert [r[0] for r in table] == ["2026-02-02", "2026-01-19", "2026-01-05"]
+    assert [r[0] for r in table] == ["2026-02-02", "2026-01-26", "2026-01-19", "2026-01-05"]
     assert table[0][1:4] == ["panel", "panel", "daily"]
     assert table[0][4] == "No community feature leads (q = 0.35)."
-    assert table[1][1:4] == ["ETH/USDT", "symbol", "weekly"]
-    assert table[2][4] == "Joins lead it."
+    assert table[1][1:5] == ["panel: A/USDT, B/USDT", "panel", "weekly", "(this report has no summary)"]
+    assert table[2][1:4] == ["ETH/USDT", "symbol", "weekly"]
+    assert table[3][4] == "Joins lead it."
     assert 'href="2026-01-05_VIRTUAL-USDT/report.html"' in page
     assert not re.search(r"https?://|<script|<link", page)
 

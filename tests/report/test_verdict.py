@@ -115,6 +115,12 @@ def test_split_testable_lists_empty_features_and_short_pairs() -> None:
     [
         {"en": {"messages": 80, "scored": 60}, "zh": {"messages": 20, "scored": 20}},
         [{"language": "en", "messages": 80, "scored": 60}, {"lang": "zh", "messages": 20, "share": 1.0}],
+        # the scoring step's summary (issue 12): per-language rows under by_lang, counted in posts
+        {
+            "posts": 100,
+            "scored": 80,
+            "by_lang": [{"lang": "en", "posts": 80, "scored": 60}, {"lang": "zh", "posts": 20, "scored": 20}],
+        },
     ],
 )
 def test_language_coverage_accepts_either_shape(languages: object) -> None:

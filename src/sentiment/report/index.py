@@ -11,8 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["IndexEntry", "headline", "index_entries", "render_index", "write_index"]
+__all__ = ["IndexEntry", "frequency_words", "headline", "index_entries", "render_index", "write_index"]
 
+# Pandas-style frequency codes a report may record, in words; a report without one is weekly (the default).
+_FREQUENCIES = {
+    "1w": "weekly",
+    "W": "weekly",
+    "7d": "weekly",
+    "weekly": "weekly",
+    "1d": "daily",
+    "D": "daily",
+    "daily": "daily",
+}
 _DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})_(.+)$")
 # A sentence ends at . ! or ? followed by a space and a capital letter or digit (so "0.05" never splits).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
@@ -28,6 +38,11 @@ class IndexEntry:
     frequency: str
     headline: str
     generated_at: str
+
+
+def frequency_words(code: Any) -> str:
+    """``"1d"`` -> ``"daily"``; None (a report written before frequencies existed) -> ``"weekly"``."""
+    return _FREQUENCIES.get(str(code or "1w"), str(code))
 
 
 def headline(summary: Any) -> str:
@@ -46,7 +61,10 @@ def index_entries(reports: Iterable[tuple[str, Mapping[str, Any], str]]) -> list
         date = match.group(1) if match else stamp[:10]
         rest = match.group(2) if match else folder
         kind = "panel" if rest == "panel" or rest.endswith("_panel") or "panel" in metrics else "symbol"
-        subject = metrics.get("symbol") or metrics.get("community") or metrics.get("panel") or rest
+        subject = metrics.get("symbol") or metrics.get("community") or rest
+        symbols = metrics.get("symbols")
+        if kind == "panel" and isinstance(symbols, list) and symbols:
+            subject = "panel: " + ", ".join(map(str, symbols))
         if not isinstance(subject, str):
             subject = rest
         entries.append(
@@ -56,8 +74,8 @@ def index_entries(reports: Iterable[tuple[str, Mapping[str, Any], str]]) -> list
                 date=date,
                 kind=kind,
                 subject=subject,
-                frequency=str(metrics.get("frequency") or "weekly"),
-                headline=headline(metrics.get("summary")) or "(no summary: report written before verdicts existed)",
+                frequency=frequency_words(metrics.get("frequency")),
+                headline=headline(metrics.get("summary")) or "(this report has no summary)",
                 generated_at=stamp,
             )
         )

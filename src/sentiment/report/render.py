@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sentiment.analysis.leadlag import LAG_CONVENTION, RELATION_COLUMNS
+from sentiment.report.index import frequency_words
 from sentiment.report.plots import (
     engagement_png,
     heatmap_png,
@@ -32,6 +33,7 @@ from sentiment.report.verdict import (
     feature_unit,
     language_coverage,
     language_name,
+    scored_share,
     split_testable,
     target_words,
 )
@@ -114,6 +116,7 @@ def write_report(
     min_weeks: int = 26,
     alpha: float = 0.05,
     skipped_features: list[str] | tuple[str, ...] = (),
+    frequency: str | None = None,
 ) -> dict[str, Path]:
     """Write report.html, report.md and metrics.json into ``out_dir``; return their paths by kind.
 
@@ -124,7 +127,8 @@ def write_report(
     and synthetic data when ``coverage["synthetic"]`` is true) are added to ``caveats``.
     The verdict (:func:`sentiment.report.verdict.build_verdict`) opens the report and is metrics.json's
     "summary"; relations with fewer than ``min_weeks`` paired weeks and ``skipped_features`` (no data) are
-    listed under "not_testable" and shown as such, never as results.
+    listed under "not_testable" and shown as such, never as results. ``frequency`` (e.g. "1w", "1d") is shown
+    in the header; metrics.json gets it from the caller that owns the key.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = (generated_at or pd.Timestamp.now(tz="UTC")).tz_convert("UTC").isoformat()
@@ -185,6 +189,7 @@ def write_report(
         verdict=verdict,
         not_testable=not_testable,
         min_weeks=min_weeks,
+        frequency=frequency or coverage.get("frequency"),
     )
     figures = _figures(context, weekly, relations, predictions, symbol, min_weeks)
     paths["html"].write_text(_html(context, figures), encoding="utf-8")
@@ -376,7 +381,9 @@ class _Context:
         verdict: Verdict | None = None,
         not_testable: pd.DataFrame | None = None,
         min_weeks: int = 26,
+        frequency: Any = None,
     ) -> None:
+        self.frequency = frequency
         self.granger = granger
         self.flagged = flagged
         self.symbol = symbol
@@ -411,8 +418,8 @@ class _Context:
         text += f" {n_missing} week{'s' if n_missing != 1 else ''} missing inside the range" + (
             f" ({', '.join(map(str, missing[:6]))}{', …' if n_missing > 6 else ''})." if n_missing else "."
         )
-        share = cov.get("scored_share")
-        if isinstance(share, int | float) and math.isfinite(share):
+        share = scored_share(cov)
+        if share is not None:
             text += f" Mood is measured on {share:.0%} of messages"
             langs = language_coverage(cov)
             if langs:
@@ -441,8 +448,8 @@ class _Context:
             cards.append((_count(cov["messages"]), "messages"))
         if cov.get("chats") is not None:
             cards.append((_count(cov["chats"]), "chats"))
-        share = cov.get("scored_share")
-        if isinstance(share, int | float) and math.isfinite(share):
+        share = scored_share(cov)
+        if share is not None:
             cards.append((f"{share:.0%}", "messages scored for mood"))
         lead_tested = int((self.top["lag_weeks"] > 0).sum()) if not self.top.empty else 0
         cards.append((f"{lead_tested}", "lead tests (feature, lag)"))
@@ -501,6 +508,12 @@ class _Context:
             row[0] = language_name(row[0])
         return head, rows
 
+    def language_words(self) -> str:
+        """The scoring step's own sentence about language coverage, when it wrote one."""
+        languages = self.coverage.get("languages")
+        words = languages.get("in_words") if isinstance(languages, Mapping) else None
+        return words if isinstance(words, str) else ""
+
     def chat_rows(self) -> tuple[list[str], list[list[str]]]:
         head = ["chat", "messages", "scored for mood", "scored share", "first message", "last message"]
         chats = self.coverage.get("per_chat")
@@ -526,15 +539,27 @@ class _Context:
 
     # ---- results -----------------------------------------------------------------------------------------
     def relation_rows(self) -> tuple[list[str], list[list[str]], list[bool]]:
-        head = ["feature", "lag (weeks)", "rho", "95% CI", "p", "q", "significant", "n"]
+        # An analysis that widens intervals for the number of tests says each row's level (ci_level).
+        levels = "ci_level" in self.top.columns
+        head = [
+            "feature",
+            "lag (weeks)",
+            "rho",
+            "interval (level)" if levels else "95% CI",
+            "p",
+            "q",
+            "significant",
+            "n",
+        ]
         rows, sig = [], []
         for r in self.top.itertuples(index=False):
+            level = f" ({_level(getattr(r, 'ci_level', None))})" if levels else ""
             rows.append(
                 [
                     feature_label(str(r.feature)),
                     f"{int(r.lag_weeks):+d}" if int(r.lag_weeks) else "0",
                     _fmt(r.estimate),
-                    f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]",
+                    f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]{level}",
                     _pq(r.p_value),
                     _pq(r.q_value),
                     "yes" if bool(r.significant) else "no",
@@ -664,6 +689,14 @@ class _Context:
             f"value means the model beat the mean. p = {_fmt(test.get('p_value'), 4)} "
             f"({test.get('description', 'out-of-sample test')})."
         )
+
+
+def _level(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    return f"{number:.1%}" if math.isfinite(number) else "—"
 
 
 def _stamp_words(stamp: str) -> str:
@@ -800,7 +833,8 @@ def _html(ctx: _Context, figures: dict[str, _Figure]) -> str:
         f"<p>{esc(s)}</p>" for s in verdict.sentences[1:]
     )
     cards = "".join(f"<div><b>{esc(v)}</b><span>{esc(k)}</span></div>" for v, k in ctx.fact_cards())
-    languages = (
+    lang_words = f"<p>{esc(ctx.language_words())}</p>" if ctx.language_words() else ""
+    languages = lang_words + (
         _html_table(lang_head, lang_rows)
         if lang_rows
         else '<p class="note">The lake records no language per message, so the split by language is unavailable.</p>'
@@ -840,7 +874,7 @@ def _html(ctx: _Context, figures: dict[str, _Figure]) -> str:
 <body>
 <h1>{esc(ctx.symbol)}: does the community lead the price?</h1>
 <p class="meta">Generated {esc(_stamp_words(ctx.stamp))} · data {esc(ctx.first or "?")} to {esc(ctx.last or "?")} ·
-{esc(str(ctx.coverage.get("frequency") or "weekly"))} · {esc(target_words(ctx.coverage.get("relations_target")))}</p>
+{esc(frequency_words(ctx.frequency))} · {esc(target_words(ctx.coverage.get("relations_target")))}</p>
 <section class="answer" aria-label="Verdict">{answer}</section>
 <div class="facts">{cards}</div>
 {_img(figures.get("heatmap"))}

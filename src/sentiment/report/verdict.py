@@ -18,6 +18,7 @@ __all__ = [
     "feature_unit",
     "language_coverage",
     "language_name",
+    "scored_share",
     "split_testable",
     "target_words",
 ]
@@ -73,6 +74,7 @@ _LANGUAGES = {
     "ar": "Arabic",
     "uk": "Ukrainian",
     "none": "no text (media, stickers)",
+    "und": "undetermined (no text, or too short to tell)",
     "other": "other languages",
     "unknown": "not recorded",
 }
@@ -172,6 +174,8 @@ def language_coverage(coverage: Mapping[str, Any]) -> list[dict[str, Any]]:
     a "language"/"lang" key. Unknown shapes give no rows (the report then says the split is unavailable).
     """
     raw = coverage.get("languages")
+    if isinstance(raw, Mapping) and isinstance(raw.get("by_lang"), list):
+        raw = raw["by_lang"]  # the scoring step's summary: {posts, scored, scored_share, by_lang: [...], in_words}
     items: list[tuple[str, Any]] = []
     if isinstance(raw, Mapping):
         items = [(str(k), v) for k, v in raw.items()]
@@ -180,7 +184,7 @@ def language_coverage(coverage: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for code, value in items:
         if isinstance(value, Mapping):
-            messages = _num(value.get("messages", value.get("n", value.get("count"))))
+            messages = _num(value.get("messages", value.get("posts", value.get("n", value.get("count")))))
             scored = _num(value.get("scored"))
             share = _num(value.get("share", value.get("scored_share")))
         else:
@@ -189,6 +193,15 @@ def language_coverage(coverage: Mapping[str, Any]) -> list[dict[str, Any]]:
             share = scored / messages
         rows.append({"language": code, "messages": messages, "scored": scored, "share": share})
     return sorted(rows, key=lambda r: -(r["messages"] or 0))
+
+
+def scored_share(coverage: Mapping[str, Any]) -> float | None:
+    """Share of posts with a mood score: ``coverage["scored_share"]``, else the language summary's."""
+    share = _num(coverage.get("scored_share"))
+    languages = coverage.get("languages")
+    if share is None and isinstance(languages, Mapping):
+        share = _num(languages.get("scored_share"))
+    return share
 
 
 def build_verdict(
@@ -277,8 +290,10 @@ def build_verdict(
 
 
 def _relation_words(row: Any) -> str:
+    level = _num(getattr(row, "ci_level", 0.95))
+    name = f"{level:.1%}".replace(".0%", "%") if level is not None else "95%"
     ci = (
-        f", 95% interval {row.ci_low:+.2f} to {row.ci_high:+.2f}"
+        f", {name} interval {row.ci_low:+.2f} to {row.ci_high:+.2f}"
         if _finite(row.ci_low) and _finite(row.ci_high)
         else ""
     )
@@ -341,13 +356,13 @@ def _caveats(coverage: Mapping[str, Any], n_weeks: int, min_weeks: int, short: b
         out.append("the data are synthetic, so this says nothing about a real community")
     if not short and n_weeks < LONG_SAMPLE_WEEKS:
         out.append(f"{n_weeks} weeks with a known return is a short sample, so intervals are wide")
-    scored = _num(coverage.get("scored_share"))
+    scored = scored_share(coverage)
     if scored is not None:
         langs = language_coverage(coverage)
         split = ", ".join(
             f"{r['language']} {r['share']:.0%}"
             for r in langs
-            if r["share"] is not None and r["messages"] and r["language"] not in ("none", "unknown")
+            if r["share"] is not None and r["messages"] and r["language"] not in ("none", "unknown", "und", "other")
         )
         out.append(
             f"mood rests on {scored:.0%} of messages" + (f" (scored share by language: {split})" if split else "")
