@@ -812,11 +812,18 @@ def _img(fig: _Figure | None) -> str:
 
 
 def _relations_intro(ctx: _Context, shown: int) -> str:
+    # Rows that carry their interval's level come from an analysis that widens intervals for the number of
+    # tests (the level matching the flag); rows without one carry the 95% block-bootstrap interval.
+    interval = (
+        "interval at the level given in brackets, which matches the significance flag"
+        if "ci_level" in ctx.top.columns
+        else "95% moving-block bootstrap interval"
+    )
     return (
         f"{len(ctx.top)} of {ctx.n_relations} feature/lag pairs had at least {ctx.min_weeks} paired weeks and were "
-        f"tested; ordered by q-value, the top {shown} are open below (Spearman rho, 95% moving-block bootstrap "
-        "interval; q: Benjamini-Hochberg within each direction family (community leads, same week, price leads), "
-        "Bonferroni across the families). Bold rows are significant."
+        f"tested; ordered by q-value, the top {shown} are open below (Spearman rho, {interval}; q: "
+        "Benjamini-Hochberg within each direction family (community leads, same week, price leads), Bonferroni "
+        "across the families). Bold rows are significant."
     )
 
 
