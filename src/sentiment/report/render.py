@@ -226,8 +226,8 @@ def _figures(
         "heatmap": _Figure(
             heatmap_png(relations, min_n=min_weeks, labels=FEATURE_LABELS),
             f"Heatmap of Spearman rho for {relations['feature'].nunique() if not relations.empty else 0} features "
-            f"by lag; {n_sig} significant cells are starred and outlined; cells with fewer than {min_weeks} paired "
-            "weeks are hatched and marked n/a.",
+            f"by lag; {n_sig} significant cells are starred and outlined{_cells(ctx.top)}; cells with fewer than "
+            f"{min_weeks} paired weeks are hatched and marked n/a.",
             "Blue: the feature and the later return move in opposite directions; red: in the same direction. "
             "Columns right of the black line are the community leading the price.",
         ),
@@ -282,6 +282,18 @@ def _figures(
             "The strongest lead relation. The line guides the eye; the test itself is Spearman's rank correlation.",
         )
     return figures
+
+
+def _cells(testable: pd.DataFrame) -> str:
+    """ ": mean mood at lag 0 (+0.62), ..." for the significant cells, so the alt text carries the finding."""
+    if testable.empty:
+        return ""
+    sig = testable[testable["significant"].astype(bool)].head(6)
+    return "".join(
+        (": " if i == 0 else ", ") + f"{FEATURE_LABELS.get(r.feature, r.feature)} at lag {int(r.lag_weeks):+d} "
+        f"({r.estimate:+.2f})"
+        for i, r in enumerate(sig.itertuples(index=False))
+    )
 
 
 def _timeline_alt(weekly: pd.DataFrame, symbol: str) -> str:
