@@ -289,11 +289,15 @@ def _cells(testable: pd.DataFrame) -> str:
     if testable.empty:
         return ""
     sig = testable[testable["significant"].astype(bool)].head(6)
-    return "".join(
-        (": " if i == 0 else ", ") + f"{FEATURE_LABELS.get(r.feature, r.feature)} at lag {int(r.lag_weeks):+d} "
-        f"({r.estimate:+.2f})"
-        for i, r in enumerate(sig.itertuples(index=False))
-    )
+    cells = [
+        f"{FEATURE_LABELS.get(r.feature, r.feature)} at lag {_lag(int(r.lag_weeks))} ({r.estimate:+.2f})"
+        for r in sig.itertuples(index=False)
+    ]
+    return ": " + ", ".join(cells) if cells else ""
+
+
+def _lag(k: int) -> str:
+    return f"{k:+d}" if k else "0"
 
 
 def _timeline_alt(weekly: pd.DataFrame, symbol: str) -> str:
@@ -569,7 +573,7 @@ class _Context:
             rows.append(
                 [
                     feature_label(str(r.feature)),
-                    f"{int(r.lag_weeks):+d}" if int(r.lag_weeks) else "0",
+                    _lag(int(r.lag_weeks)),
                     _fmt(r.estimate),
                     f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]{level}",
                     _pq(r.p_value),
