@@ -112,7 +112,7 @@ def timeline_png(weekly: pd.DataFrame, symbol: str) -> bytes:
     if flags.any() and "close" in frame.columns:
         closes = pd.to_numeric(frame["close"], errors="coerce").to_numpy(dtype=float)
         axes[0].scatter(weeks[flags], closes[flags], color=COLOURS["flag"], zorder=3, s=28, label="flagged week")
-        axes[0].legend(loc="upper left", fontsize="small", frameon=False)
+        axes[0].legend(loc="best", fontsize="small", frameon=True, framealpha=0.85)
     axes[0].set_title(f"{symbol}: price, activity and mood by week (red: flagged spike weeks)", loc="left")
     axes[2].set_xlabel("week (UTC)")
     return _png(fig)
