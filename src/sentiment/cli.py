@@ -69,6 +69,13 @@ def _now() -> pd.Timestamp:
 # Options shared by several commands, declared once.
 ScorerOption = Annotated[str | None, typer.Option(help="lexicon | vader | trained [default lexicon].")]
 SkipBadRecordsOption = Annotated[bool, typer.Option(help="Store bad records in the rejects table instead of failing.")]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Read the tables as they were: a version (every table read), table=version,..., a report's "
+        "metrics.json (the versions it recorded) or a time (ISO, UTC unless given)."
+    ),
+]
 RedactOption = Annotated[bool, typer.Option(help="Mask phone numbers, e-mails and wallet addresses in message text.")]
 
 
@@ -416,19 +423,22 @@ def query(
     ],
     format: Annotated[str, typer.Option("--format", help="table | csv | json | parquet (needs --out)")] = "table",
     out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    as_of: AsOfOption = None,
 ) -> None:
-    """Query the lake with DuckDB."""
-    from sentiment.lake import Lake
+    """Query the lake with DuckDB (as it is, or as it was with --as-of)."""
+    from sentiment.lake import Lake, parse_as_of
+
+    when = None if as_of is None else parse_as_of(as_of)
 
     if format not in {"table", "csv", "json", "parquet"}:
         raise click.BadParameter("must be table, csv, json or parquet", param_hint="--format")
     if format == "parquet":
         if out_file is None:
             raise click.BadParameter("--format parquet writes a file: give --out FILE", param_hint="--out")
-        rows = Lake(ctx.obj.settings().lake).copy_to_parquet(sql, out_file)
+        rows = Lake(ctx.obj.settings().lake).copy_to_parquet(sql, out_file, as_of=when)
         err.print(f"{rows} rows written to {out_file}")
         return
-    frame = Lake(ctx.obj.settings().lake).read(sql)
+    frame = Lake(ctx.obj.settings().lake).read(sql, as_of=when)
     text = _render(frame, format)
     if out_file:
         out_file.write_text(text, encoding="utf-8")
@@ -442,12 +452,50 @@ def query(
 def compact(
     ctx: typer.Context,
     table: Annotated[str | None, typer.Option(help="Only this table (default: every table).")] = None,
+    retain_hours: Annotated[
+        int, typer.Option(help="Keep the files of every version younger than this (time travel window).")
+    ] = 168,
 ) -> None:
-    """Merge each partition's small files into one, crash-safely; query results do not change."""
+    """Optimize each table (merge small files) and vacuum files older than the retention; results do not change."""
     from sentiment.steps import compact as compact_step
 
-    for name, (before, after) in compact_step.compact_lake(ctx.obj.settings(), table).items():
+    for name, (before, after) in compact_step.compact_lake(ctx.obj.settings(), table, retain_hours).items():
         out.print(f"{name}: {before} files -> {after}")
+
+
+@app.command("migrate")
+def migrate(ctx: typer.Context) -> None:
+    """Convert a lake written before the Delta format in place (every row kept once, the pseudonym key kept)."""
+    from sentiment.lake import Lake
+
+    lake = Lake(ctx.obj.settings().lake)
+    done = lake.migrate()
+    if not done:
+        out.print("nothing to migrate: every table is a Delta table")
+    for name, rows in done.items():
+        out.print(f"{name}: {rows} rows -> Delta table version {lake.version(name)}")
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    symbol: Annotated[str, typer.Option(help="Token symbol whose weekly table is reported (e.g. VIRTUAL/USDT).")],
+    as_of: AsOfOption = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default <reports>/<today>_<symbol>).")
+    ] = None,
+    synthetic: Annotated[bool, typer.Option(help="Mark the report as made from synthetic data.")] = False,
+) -> None:
+    """Rebuild one symbol's report from the lake (as it is, or as it was with --as-of); prints its folder."""
+    from sentiment.lake import parse_as_of
+    from sentiment.steps import report as report_step
+
+    settings = ctx.obj.settings()
+    when = None if as_of is None else parse_as_of(as_of)
+    path = report_step.analyse_and_report(
+        settings, symbol, today=_now().normalize(), synthetic=synthetic, as_of=when, out=out_dir
+    )
+    print(path)
 
 
 def _render(frame: pd.DataFrame, fmt: str) -> str:

@@ -16,6 +16,7 @@ from sentiment.errors import SchemaMismatchError
 __all__ = [
     "KEYS",
     "MESSAGE_KINDS",
+    "PARTITIONS",
     "SCHEMA_VERSION",
     "TABLES",
     "Column",
@@ -197,6 +198,19 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Partition columns of each Delta table, outermost first (a table absent here is stored unpartitioned). Chosen for
+# the queries people run: one chat's messages (scoring), one symbol's prices or weekly rows (build, report); time
+# ranges are pruned by the per-file min/max statistics Delta keeps, so no month folders are needed.
+PARTITIONS: dict[str, tuple[str, ...]] = {
+    "messages": ("platform", "chat_id"),
+    "scores": ("platform",),
+    "prices": ("exchange", "symbol", "timeframe"),
+    "weekly": ("symbol",),
+    "runs": ("step",),
+    "rejects": ("platform",),
+}
+
+
 def schema(table: str) -> pa.Schema:
     """The Arrow schema of ``table``, with descriptions and the schema version as metadata."""
     cols = TABLES[table]
@@ -232,7 +246,9 @@ def data_dictionary_markdown() -> str:
     """The data dictionary as Markdown tables, generated from the declarations above (README embeds it)."""
     out: list[str] = []
     for name, cols in TABLES.items():
-        out.append(f"### `{name}` (key: {', '.join(KEYS[name])})\n")
+        parts = PARTITIONS.get(name, ())
+        where = f"; partitioned by {', '.join(parts)}" if parts else ""
+        out.append(f"### `{name}` (key: {', '.join(KEYS[name])}{where})\n")
         out.append("| column | type | null | meaning |\n|---|---|---|---|")
         for c in cols:
             out.append(f"| `{c.name}` | {c.type} | {'yes' if c.nullable else 'no'} | {c.description} |")

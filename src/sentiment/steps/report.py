@@ -9,7 +9,7 @@ import pandas as pd
 
 from sentiment.analysis.suite import add_model_features, analyse_weekly
 from sentiment.errors import AnalysisError
-from sentiment.lake import Lake
+from sentiment.lake import AsOf, Lake
 from sentiment.report.artifacts import ReportArtifacts, report_artifacts
 from sentiment.report.index import write_index
 from sentiment.report.render import write_report
@@ -17,21 +17,41 @@ from sentiment.settings import Settings
 from sentiment.steps.common import recorded, sql_quote
 
 __all__ = [
+    "REPORT_TABLES",
     "analyse_and_report",
     "coverage_of",
+    "record_table_versions",
     "report_artifacts_of",
     "report_dir",
     "sentiment_coverage",
     "write_index",
 ]
 
+# The tables a report reads (``messages`` is the view of messages joined to scores).
+REPORT_TABLES = ("weekly", "messages", "scores")
+
 
 @recorded("analyse-and-report")
-def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, synthetic: bool = False) -> Path:
-    """Lead-lag and walk-forward analyses of one symbol's weekly table; returns the report folder."""
+def analyse_and_report(
+    settings: Settings,
+    symbol: str,
+    *,
+    today: pd.Timestamp,
+    synthetic: bool = False,
+    as_of: AsOf = None,
+    out: Path | None = None,
+) -> Path:
+    """Lead-lag and walk-forward analyses of one symbol's weekly table; returns the report folder.
+
+    The tables are read at one pinned version each (the latest, or as of ``as_of``: a version, a moment, or the
+    ``{table: version}`` a past report recorded), and metrics.json records them under ``table_versions``, so
+    the same report can be rebuilt later whatever was written since.
+    """
     lake = Lake(settings.lake)
+    versions = lake.versions(REPORT_TABLES, as_of)
     weekly = lake.read(
-        f"SELECT * FROM weekly WHERE symbol = '{sql_quote(symbol)}' AND scope = 'all' ORDER BY week_start"
+        f"SELECT * FROM weekly WHERE symbol = '{sql_quote(symbol)}' AND scope = 'all' ORDER BY week_start",
+        as_of=versions,
     )
     if weekly.empty:
         raise AnalysisError(f"no weekly rows for {symbol}: build the weekly table first")
@@ -49,8 +69,8 @@ def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, 
         alpha=settings.alpha,
     )
     relations, prediction = results["relations"], results["prediction"]
-    coverage = {**coverage_of(lake, weekly), "synthetic": synthetic, "relations_target": target}
-    for key, value in sentiment_coverage(lake).items():
+    coverage = {**coverage_of(lake, weekly, as_of=versions), "synthetic": synthetic, "relations_target": target}
+    for key, value in sentiment_coverage(lake, as_of=versions).items():
         coverage.setdefault(key, value)  # a key another step already filled (e.g. languages) wins
     coverage["in_words"] = (
         f"{coverage['weeks']} weeks ({coverage['first_week']} to {coverage['last_week']}) from {coverage['chats']} "
@@ -58,7 +78,7 @@ def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, 
         f"that range; relations tested against {target}."
     )
     notes: list[str] = list(results["guards"])
-    out = report_dir(settings.reports, symbol, today)
+    out = out or report_dir(settings.reports, symbol, today)
     write_report(
         out,
         symbol=symbol,
@@ -73,15 +93,25 @@ def analyse_and_report(settings: Settings, symbol: str, *, today: pd.Timestamp, 
         alpha=settings.alpha,
         skipped_features=results["skipped_features"],
     )
+    record_table_versions(out / "metrics.json", versions)
     write_index(settings.reports)
     return out
 
 
-def coverage_of(lake: Lake, weekly: pd.DataFrame) -> dict[str, object]:
+def record_table_versions(metrics_path: Path, versions: dict[str, int | None]) -> None:
+    """Add ``table_versions`` (the Delta version of every table the report read; null = table absent) to
+    metrics.json, keeping every other key as written."""
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    metrics["table_versions"] = versions
+    metrics_path.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def coverage_of(lake: Lake, weekly: pd.DataFrame, *, as_of: AsOf = None) -> dict[str, object]:
     """What data the report rests on: weeks, chats, messages and the weeks missing inside the range."""
     stats = lake.read(
         "SELECT count(DISTINCT platform || ':' || chat_id) AS chats, "
-        "count(*) FILTER (WHERE kind IN ('message', 'media')) AS messages, count(*) AS records FROM messages"
+        "count(*) FILTER (WHERE kind IN ('message', 'media')) AS messages, count(*) AS records FROM messages",
+        as_of=as_of,
     ).iloc[0]
     weeks = pd.to_datetime(weekly["week_start"], utc=True)
     expected = pd.date_range(weeks.min(), weeks.max(), freq="7D") if len(weeks) else pd.DatetimeIndex([])
@@ -97,7 +127,7 @@ def coverage_of(lake: Lake, weekly: pd.DataFrame) -> dict[str, object]:
     }
 
 
-def sentiment_coverage(lake: Lake) -> dict[str, object]:
+def sentiment_coverage(lake: Lake, *, as_of: AsOf = None) -> dict[str, object]:
     """How much of the chat the mood rests on: scored share overall, by language (``scores.lang``) and per chat.
 
     Scored means a label other than "unscored". Rows scored before the lake had a ``lang`` column read as
@@ -106,14 +136,15 @@ def sentiment_coverage(lake: Lake) -> dict[str, object]:
     """
     scored = "count(label) FILTER (WHERE label <> 'unscored')"
     posts = "FROM messages WHERE kind IN ('message', 'media')"
-    total = lake.read(f"SELECT count(*) AS messages, {scored} AS scored {posts}").iloc[0]
+    total = lake.read(f"SELECT count(*) AS messages, {scored} AS scored {posts}", as_of=as_of).iloc[0]
     n_posts = int(total["messages"])
     out: dict[str, object] = {
         "scored_messages": int(total["scored"]),
         "scored_share": int(total["scored"]) / n_posts if n_posts else None,
     }
     langs = lake.read(
-        f"SELECT lang AS language, count(*) AS messages, {scored} AS scored {posts} GROUP BY 1 ORDER BY 2 DESC, 1"
+        f"SELECT lang AS language, count(*) AS messages, {scored} AS scored {posts} GROUP BY 1 ORDER BY 2 DESC, 1",
+        as_of=as_of,
     )
     if langs["language"].notna().any():
         out["languages"] = {
@@ -125,7 +156,8 @@ def sentiment_coverage(lake: Lake) -> dict[str, object]:
         }
     chats = lake.read(
         f"SELECT platform, chat_id, any_value(chat_name) AS chat_name, count(*) AS messages, {scored} AS scored, "
-        f"min(ts) AS first, max(ts) AS last {posts} GROUP BY 1, 2 ORDER BY 4 DESC, 1, 2"
+        f"min(ts) AS first, max(ts) AS last {posts} GROUP BY 1, 2 ORDER BY 4 DESC, 1, 2",
+        as_of=as_of,
     )
     out["per_chat"] = [
         {
