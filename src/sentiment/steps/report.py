@@ -10,7 +10,10 @@ import pandas as pd
 from sentiment.analysis.suite import add_model_features, analyse_weekly
 from sentiment.errors import AnalysisError
 from sentiment.lake import AsOf, Lake
+from sentiment.report.artifacts import ReportArtifacts, report_artifacts
+from sentiment.report.index import write_index
 from sentiment.report.render import write_report
+from sentiment.scoring.coverage import language_coverage
 from sentiment.settings import Settings
 from sentiment.steps.common import recorded, sql_quote
 
@@ -21,8 +24,12 @@ __all__ = [
     "bar_table",
     "coverage_of",
     "panel_dir",
+    "record_frequency",
     "record_table_versions",
+    "report_artifacts_of",
     "report_dir",
+    "sentiment_coverage",
+    "write_index",
 ]
 
 # The tables a report reads (``messages`` is the view of messages joined to scores).
@@ -63,8 +70,10 @@ def analyse_and_report(
         freq=settings.frequency,
     )
     relations, prediction = results["relations"], results["prediction"]
-    if settings.frequency == "1d":  # the report's tables and plots are laid out on a bar column named week_start
+    daily = settings.frequency == "1d"
+    if daily:  # the renderer lays tables and plots out on week_start / lag_weeks; metrics.json is renamed back
         weekly = weekly.rename(columns={"day": "week_start"})
+        relations = relations.rename(columns={"lag_days": "lag_weeks"})
         if prediction is not None:
             prediction = {**prediction, "predictions": prediction["predictions"].rename(columns={"day": "week_start"})}
     from sentiment.steps.communities import chats_of
@@ -74,6 +83,8 @@ def analyse_and_report(
         "synthetic": synthetic,
         "relations_target": target,
     }
+    for key, value in sentiment_coverage(lake, as_of=versions).items():
+        coverage.setdefault(key, value)
     coverage["in_words"] = (
         f"{coverage['weeks']} weeks ({coverage['first_week']} to {coverage['last_week']}) from {coverage['chats']} "
         f"chats with {coverage['messages']:,} messages; {len(coverage['missing_weeks'])} weeks missing inside "
@@ -91,9 +102,14 @@ def analyse_and_report(
         caveats=notes,
         granger=results["granger"],
         flagged=results["flagged"],
+        min_weeks=settings.min_weeks,
+        alpha=settings.alpha,
+        skipped_features=results["skipped_features"],
         frequency=settings.frequency,
     )
+    record_frequency(out / "metrics.json", settings.frequency)
     record_table_versions(out / "metrics.json", versions)
+    write_index(settings.reports)
     return out
 
 
@@ -122,6 +138,7 @@ def analyse_panel_and_report(settings: Settings, *, today: pd.Timestamp, synthet
     )
     out = panel_dir(settings.reports, today)
     write_panel_report(out, result, target=target, synthetic=synthetic)
+    write_index(settings.reports)
     return out
 
 
@@ -160,6 +177,23 @@ def bar_table(settings: Settings, symbol: str, today: pd.Timestamp, *, as_of: As
     return add_model_features(daily.reset_index(drop=True), time_col="day")
 
 
+def record_frequency(metrics_path: Path, frequency: str) -> None:
+    """Add ``frequency`` and ``significance_rule`` to metrics.json; in a daily run the relations' lag is
+    ``lag_days`` and the lag convention says days (the renderer lays everything out in lag_weeks)."""
+    from sentiment.analysis.leadlag import SIGNIFICANCE_RULE, lag_convention
+
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    if frequency == "1d":
+        metrics["lag_convention"] = lag_convention("1d")
+        for key in ("relations", "not_testable"):
+            metrics[key] = [
+                {("lag_days" if k == "lag_weeks" else k): v for k, v in row.items()} for row in metrics.get(key) or []
+            ]
+    metrics["frequency"] = frequency
+    metrics["significance_rule"] = SIGNIFICANCE_RULE
+    metrics_path.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
 def record_table_versions(metrics_path: Path, versions: dict[str, int | None]) -> None:
     """Add ``table_versions`` (the Delta version of every table the report read; null = table absent) to
     metrics.json, keeping every other key as written."""
@@ -186,6 +220,7 @@ def coverage_of(
         f"WHERE {chat_filter(chats)}",
         as_of=as_of,
     ).iloc[0]
+    posts = lake.read("SELECT lang, label FROM messages WHERE kind IN ('message', 'media')", as_of=as_of)
     weeks = pd.to_datetime(weekly["week_start"], utc=True)
     step = "7D" if freq == "1w" else "1D"  # weeks, or days of a daily run ("weeks"/"missing_weeks" count bars)
     expected = pd.date_range(weeks.min(), weeks.max(), freq=step) if len(weeks) else pd.DatetimeIndex([])
@@ -198,7 +233,47 @@ def coverage_of(
         "chats": int(stats["chats"]),
         "messages": int(stats["messages"]),
         "records": int(stats["records"]),
+        "languages": language_coverage(posts),  # issue 12: which languages the mood covers (in_words: a sentence)
     }
+
+
+def sentiment_coverage(lake: Lake, *, as_of: AsOf = None) -> dict[str, object]:
+    """How much of the chat the mood rests on: scored share overall and per chat (the split by language is
+    ``coverage_of``'s ``languages``).
+
+    Scored means a label other than "unscored". Chat names are as stored (already pseudonymised where they name a
+    person).
+    """
+    scored = "count(label) FILTER (WHERE label <> 'unscored')"
+    posts = "FROM messages WHERE kind IN ('message', 'media')"
+    total = lake.read(f"SELECT count(*) AS messages, {scored} AS scored {posts}", as_of=as_of).iloc[0]
+    n_posts = int(total["messages"])
+    out: dict[str, object] = {
+        "scored_messages": int(total["scored"]),
+        "scored_share": int(total["scored"]) / n_posts if n_posts else None,
+    }
+    chats = lake.read(
+        f"SELECT platform, chat_id, any_value(chat_name) AS chat_name, count(*) AS messages, {scored} AS scored, "
+        f"min(ts) AS first, max(ts) AS last {posts} GROUP BY 1, 2 ORDER BY 4 DESC, 1, 2",
+        as_of=as_of,
+    )
+    out["per_chat"] = [
+        {
+            "chat": f"{r.platform}: {r.chat_name if isinstance(r.chat_name, str) and r.chat_name else r.chat_id}",
+            "messages": int(r.messages),
+            "scored": int(r.scored),
+            "first": pd.Timestamp(r.first).date().isoformat(),
+            "last": pd.Timestamp(r.last).date().isoformat(),
+        }
+        for r in chats.itertuples()
+    ]
+    return out
+
+
+def report_artifacts_of(folder: Path) -> ReportArtifacts:
+    """The Prefect artifacts' contents for the report in ``folder`` (read from its metrics.json)."""
+    metrics = json.loads((Path(folder) / "metrics.json").read_text(encoding="utf-8"))
+    return report_artifacts(metrics, Path(folder) / "report.html")
 
 
 def report_dir(reports: Path, symbol: str, today: pd.Timestamp) -> Path:
