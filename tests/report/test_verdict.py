@@ -55,7 +55,9 @@ def test_planted_world_verdict_names_the_planted_feature(planted: pd.DataFrame) 
     headline = verdict.headline
     assert feature_label(top["feature"]) in headline and "1 week ahead" in headline
     assert "No community feature" not in verdict.text
-    assert f"n = {top['n']} weeks" in headline and "q " in headline and "95% interval" in headline
+    assert (
+        f"n = {top['n']} weeks" in headline and "q " in headline and "% interval" in headline
+    )  # the level is the row's ci_level
     assert "synthetic" in verdict.text
     assert verdict.text.count("No out-of-sample forecast") == 1
 
