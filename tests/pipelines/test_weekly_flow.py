@@ -65,7 +65,7 @@ def test_demo_end_to_end_twice(tmp_path: Path, prefect_harness: None, capfd: pyt
 
     assert metrics["summary"] and metrics["summary"][0].isupper()  # issue 16: the verdict in words
     coverage = metrics["coverage"]
-    assert {"en", "zh"} <= set(coverage["languages"]) and len(coverage["per_chat"]) == 2
+    assert {"en", "zh"} <= {r["lang"] for r in coverage["languages"]["by_lang"]} and len(coverage["per_chat"]) == 2
     assert sum(c["messages"] for c in coverage["per_chat"]) == coverage["messages"]
     assert 0 < coverage["scored_share"] <= 1
     index = html.unescape((reports / "index.html").read_text())

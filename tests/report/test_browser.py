@@ -93,7 +93,9 @@ def test_report_and_index_render_cleanly_in_chromium(
         "chats": 2,
         "messages": 3000,
         "scored_share": 0.9,
-        "languages": {"en": {"messages": 2000, "scored": 2000}, "zh": {"messages": 1000, "scored": 700}},
+        "languages": {
+            "by_lang": [{"lang": "en", "posts": 2000, "scored": 2000}, {"lang": "zh", "posts": 1000, "scored": 700}]
+        },
         "per_chat": [
             {
                 "chat": "telegram: A long community name " * 3,

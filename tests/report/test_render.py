@@ -195,7 +195,9 @@ def test_language_and_chat_coverage(tmp_path: Path, inputs: dict[str, object]) -
     coverage = {
         "synthetic": False,
         "scored_share": 0.8,
-        "languages": {"en": {"messages": 70, "scored": 66}, "none": {"messages": 10, "scored": 0}},
+        "languages": {
+            "by_lang": [{"lang": "en", "posts": 70, "scored": 66}, {"lang": "und", "posts": 10, "scored": 0}]
+        },
         "per_chat": [
             {"chat": "telegram: Alpha", "messages": 80, "scored": 66, "first": "2024-01-01", "last": "2024-03-01"}
         ],

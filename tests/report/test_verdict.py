@@ -110,21 +110,13 @@ def test_split_testable_lists_empty_features_and_short_pairs() -> None:
     assert reasons[("flat", 0)].startswith("constant")
 
 
-@pytest.mark.parametrize(
-    "languages",
-    [
-        {"en": {"messages": 80, "scored": 60}, "zh": {"messages": 20, "scored": 20}},
-        [{"language": "en", "messages": 80, "scored": 60}, {"lang": "zh", "messages": 20, "share": 1.0}],
-        # the scoring step's summary (issue 12): per-language rows under by_lang, counted in posts
-        {
-            "posts": 100,
-            "scored": 80,
-            "by_lang": [{"lang": "en", "posts": 80, "scored": 60}, {"lang": "zh", "posts": 20, "scored": 20}],
-        },
-    ],
-)
-def test_language_coverage_accepts_either_shape(languages: object) -> None:
-    """It reads the language split as a mapping or as a list of rows, largest first, with the scored share."""
+def test_language_coverage_reads_the_scoring_summary() -> None:
+    """It reads the scoring step's per-language rows, largest first, with the scored share."""
+    languages = {
+        "posts": 100,
+        "scored": 80,
+        "by_lang": [{"lang": "zh", "posts": 20, "scored": 20}, {"lang": "en", "posts": 80, "scored": 60}],
+    }
     rows = language_coverage({"languages": languages})
     assert [r["language"] for r in rows] == ["en", "zh"]
     assert rows[0]["share"] == pytest.approx(0.75) and rows[1]["share"] == pytest.approx(1.0)

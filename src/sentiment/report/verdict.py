@@ -168,30 +168,17 @@ def split_testable(
 
 
 def language_coverage(coverage: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Rows ``{"language", "messages", "scored", "share"}`` from ``coverage["languages"]``, whatever its shape.
-
-    Accepted shapes: ``{code: count}``, ``{code: {"messages": .., "scored": ..}}`` or a list of such dicts with
-    a "language"/"lang" key. Unknown shapes give no rows (the report then says the split is unavailable).
+    """Rows ``{"language", "messages", "scored", "share"}``, most posts first, from ``coverage["languages"]``: the
+    summary of :func:`sentiment.scoring.coverage.language_coverage` (``by_lang`` rows of ``lang``, ``posts``,
+    ``scored``). A report without it (a lake scored before languages were recorded) gives no rows.
     """
     raw = coverage.get("languages")
-    if isinstance(raw, Mapping) and isinstance(raw.get("by_lang"), list):
-        raw = raw["by_lang"]  # the scoring step's summary: {posts, scored, scored_share, by_lang: [...], in_words}
-    items: list[tuple[str, Any]] = []
-    if isinstance(raw, Mapping):
-        items = [(str(k), v) for k, v in raw.items()]
-    elif isinstance(raw, list):
-        items = [(str(d.get("language", d.get("lang", "?"))), d) for d in raw if isinstance(d, Mapping)]
+    by_lang = raw.get("by_lang") if isinstance(raw, Mapping) else None
     rows = []
-    for code, value in items:
-        if isinstance(value, Mapping):
-            messages = _num(value.get("messages", value.get("posts", value.get("n", value.get("count")))))
-            scored = _num(value.get("scored"))
-            share = _num(value.get("share", value.get("scored_share")))
-        else:
-            messages, scored, share = _num(value), None, None
-        if share is None and scored is not None and messages:
-            share = scored / messages
-        rows.append({"language": code, "messages": messages, "scored": scored, "share": share})
+    for row in by_lang if isinstance(by_lang, list) else []:
+        messages, scored = _num(row.get("posts")), _num(row.get("scored"))
+        share = scored / messages if scored is not None and messages else None
+        rows.append({"language": str(row.get("lang", "und")), "messages": messages, "scored": scored, "share": share})
     return sorted(rows, key=lambda r: -(r["messages"] or 0))
 
 

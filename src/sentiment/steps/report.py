@@ -72,7 +72,7 @@ def analyse_and_report(
     relations, prediction = results["relations"], results["prediction"]
     coverage = {**coverage_of(lake, weekly, as_of=versions), "synthetic": synthetic, "relations_target": target}
     for key, value in sentiment_coverage(lake, as_of=versions).items():
-        coverage.setdefault(key, value)  # a key another step already filled (e.g. languages) wins
+        coverage.setdefault(key, value)
     coverage["in_words"] = (
         f"{coverage['weeks']} weeks ({coverage['first_week']} to {coverage['last_week']}) from {coverage['chats']} "
         f"chats with {coverage['messages']:,} messages; {len(coverage['missing_weeks'])} weeks missing inside "
@@ -114,7 +114,7 @@ def coverage_of(lake: Lake, weekly: pd.DataFrame, *, as_of: AsOf = None) -> dict
         "count(*) FILTER (WHERE kind IN ('message', 'media')) AS messages, count(*) AS records FROM messages",
         as_of=as_of,
     ).iloc[0]
-    posts = lake.read("SELECT lang, label FROM messages WHERE kind IN ('message', 'media')")
+    posts = lake.read("SELECT lang, label FROM messages WHERE kind IN ('message', 'media')", as_of=as_of)
     weeks = pd.to_datetime(weekly["week_start"], utc=True)
     expected = pd.date_range(weeks.min(), weeks.max(), freq="7D") if len(weeks) else pd.DatetimeIndex([])
     missing = sorted(set(expected) - set(weeks))
@@ -131,11 +131,11 @@ def coverage_of(lake: Lake, weekly: pd.DataFrame, *, as_of: AsOf = None) -> dict
 
 
 def sentiment_coverage(lake: Lake, *, as_of: AsOf = None) -> dict[str, object]:
-    """How much of the chat the mood rests on: scored share overall, by language (``scores.lang``) and per chat.
+    """How much of the chat the mood rests on: scored share overall and per chat (the split by language is
+    ``coverage_of``'s ``languages``).
 
-    Scored means a label other than "unscored". Rows scored before the lake had a ``lang`` column read as
-    null there: when no row has one, the language split is left out. Chat names are as stored (already
-    pseudonymised where they name a person).
+    Scored means a label other than "unscored". Chat names are as stored (already pseudonymised where they name a
+    person).
     """
     scored = "count(label) FILTER (WHERE label <> 'unscored')"
     posts = "FROM messages WHERE kind IN ('message', 'media')"
@@ -145,18 +145,6 @@ def sentiment_coverage(lake: Lake, *, as_of: AsOf = None) -> dict[str, object]:
         "scored_messages": int(total["scored"]),
         "scored_share": int(total["scored"]) / n_posts if n_posts else None,
     }
-    langs = lake.read(
-        f"SELECT lang AS language, count(*) AS messages, {scored} AS scored {posts} GROUP BY 1 ORDER BY 2 DESC, 1",
-        as_of=as_of,
-    )
-    if langs["language"].notna().any():
-        out["languages"] = {
-            str(r.language if isinstance(r.language, str) else "unknown"): {
-                "messages": int(r.messages),
-                "scored": int(r.scored),
-            }
-            for r in langs.itertuples()
-        }
     chats = lake.read(
         f"SELECT platform, chat_id, any_value(chat_name) AS chat_name, count(*) AS messages, {scored} AS scored, "
         f"min(ts) AS first, max(ts) AS last {posts} GROUP BY 1, 2 ORDER BY 4 DESC, 1, 2",
