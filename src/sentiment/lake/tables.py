@@ -28,7 +28,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
@@ -284,20 +283,35 @@ def conform_arrow(rows: pa.Table, table: str) -> pa.Table:
     return pa.Table.from_arrays(rows.select(target.names).cast(loose).columns, schema=target)
 
 
+def write_staged(rows: pa.Table | pa.RecordBatchReader, path: Path, table: str) -> None:
+    """Stage conformed rows plus ``__seq`` in an Arrow IPC file (LZ4): written and memory-mapped back several
+    times faster than Parquet, for a short-lived local file."""
+    schema = rows.schema
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.ipc.new_file(str(path), schema, options=options) as writer:
+        if isinstance(rows, pa.Table):
+            writer.write_table(rows)
+        else:
+            for batch in rows:
+                writer.write_batch(batch)
+
+
 def reader_of(paths: Sequence[str | Path], table: str, keep: np.ndarray) -> pa.RecordBatchReader:
-    """The rows of staged Parquet files whose ``__seq`` is in ``keep`` (sorted), streamed in the declared schema,
-    one file in memory at a time. Each staged file holds a contiguous ``__seq`` range (see ``with_seq``)."""
+    """The rows of staged Arrow files whose ``__seq`` is in ``keep`` (sorted), streamed in the declared schema, one
+    file at a time."""
     target = schemas.schema(table)
 
     def batches() -> Iterator[pa.RecordBatch]:
         for path in paths:
-            rows = pq.read_table(path)
+            with pa.memory_map(str(path)) as source:
+                rows = pa.ipc.open_file(source).read_all()
             if rows.num_rows == 0:
                 continue
-            first = int(rows.column(SEQ)[0].as_py())
-            lo, hi = np.searchsorted(keep, [first, first + rows.num_rows])
-            if hi - lo < rows.num_rows:
-                rows = rows.take(pa.array(keep[lo:hi] - first))
+            seqs = rows.column(SEQ).to_numpy()
+            at = np.searchsorted(keep, seqs).clip(max=max(len(keep) - 1, 0))
+            kept = keep[at] == seqs
+            if not kept.all():
+                rows = rows.filter(pa.array(kept))
             rows = rows.drop_columns([SEQ])
             if rows.num_rows:
                 yield from (rows if rows.schema.equals(target) else conform_arrow(rows, table)).to_batches()
