@@ -188,7 +188,7 @@ def code_fingerprint() -> str:
     invalidates every cached task result instead of serving results computed by older code."""
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in {".py", ".tsv", ".json"}):
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in {".py", ".tsv", ".json", ".npz"}):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

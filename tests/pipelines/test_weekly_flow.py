@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -20,6 +21,7 @@ def test_demo_end_to_end_twice(tmp_path: Path, prefect_harness: None, capfd: pyt
     """The demo writes a lake DuckDB reads and the three report files; a second run adds no rows."""
     lake, reports = tmp_path / "lake", tmp_path / "reports"
     argv = ["--lake", str(lake), "--reports", str(reports), "demo", "--sample", str(SAMPLE)]
+    before = {k: sum(a.key == k for a in artifacts()) for k in KEYS}  # other flow tests share the Prefect API
     assert run_cli(argv) == 0, capfd.readouterr().err
     report = Path(capfd.readouterr().out.strip().splitlines()[-1])
     assert report.parent == reports and report.name.endswith("_VIRTUAL-USDT")
@@ -61,5 +63,32 @@ def test_demo_end_to_end_twice(tmp_path: Path, prefect_harness: None, capfd: pyt
     }
     assert metrics["prediction"]
 
+    assert metrics["summary"] and metrics["summary"][0].isupper()  # issue 16: the verdict in words
+    coverage = metrics["coverage"]
+    assert {"en", "zh"} <= {r["lang"] for r in coverage["languages"]["by_lang"]} and len(coverage["per_chat"]) == 2
+    assert sum(c["messages"] for c in coverage["per_chat"]) == coverage["messages"]
+    assert 0 < coverage["scored_share"] <= 1
+    index = html.unescape((reports / "index.html").read_text())
+    assert f'href="{report.name}/report.html"' in index and metrics["summary"].split(". ")[0][:40] in index
+
     assert run_cli(argv) == 0
     assert {t: Lake(lake).count(t) for t in counts} == counts
+    # Each run published the verdict, the relations and the link under keys stable per symbol: one more version each.
+    found = artifacts()
+    assert {k: sum(a.key == k for a in found) for k in KEYS} == {k: before.get(k, 0) + 2 for k in KEYS}
+    latest = {a.key: a for a in sorted(found, key=lambda a: a.created)}
+    assert latest[KEYS[1]].type == "table"
+    assert metrics["summary"].split(". ")[0] in str(latest[KEYS[0]].data)
+    assert (report / "report.html").as_uri() in str(latest[KEYS[2]].data)  # Prefect stores links as Markdown
+
+
+KEYS = ["report-virtual-usdt-summary", "report-virtual-usdt-relations", "report-virtual-usdt-link"]
+
+
+def artifacts() -> list[object]:
+    """Every stored version of the VIRTUAL/USDT report artifacts in the test Prefect API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=KEYS)))

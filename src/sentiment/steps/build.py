@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from sentiment.errors import AnalysisError
-from sentiment.features import weekly_community_features
+from sentiment.features import LANGUAGE_COLUMNS, weekly_community_features, weekly_language_coverage
 from sentiment.lake import Lake
 from sentiment.prices.weekly import weekly_bars
 from sentiment.schemas import schema
@@ -32,7 +32,10 @@ def community_features(settings: Settings) -> pd.DataFrame:
     if messages.empty:
         raise AnalysisError("the lake holds no messages: ingest chat exports first")
     aliases = tuple(sym.split("/")[0] for sym in settings.symbols)  # token_mentions: cashtags + base names
-    return weekly_community_features(messages, week_starts_on=settings.week_starts_on, aliases=aliases)
+    features = weekly_community_features(messages, week_starts_on=settings.week_starts_on, aliases=aliases)
+    languages = weekly_language_coverage(messages, week_starts_on=settings.week_starts_on)
+    merged = features.merge(languages, on=["scope", "week_start"], how="left")
+    return merged.fillna({c: 0 for c in LANGUAGE_COLUMNS if c.endswith("_posts")})
 
 
 def build_weekly_symbol(settings: Settings, features: pd.DataFrame, symbol: str) -> int:

@@ -10,11 +10,23 @@ import pandas as pd
 from sentiment.analysis.suite import add_model_features, analyse_weekly
 from sentiment.errors import AnalysisError
 from sentiment.lake import AsOf, Lake
+from sentiment.report.artifacts import ReportArtifacts, report_artifacts
+from sentiment.report.index import write_index
 from sentiment.report.render import write_report
+from sentiment.scoring.coverage import language_coverage
 from sentiment.settings import Settings
 from sentiment.steps.common import recorded, sql_quote
 
-__all__ = ["REPORT_TABLES", "analyse_and_report", "coverage_of", "record_table_versions", "report_dir"]
+__all__ = [
+    "REPORT_TABLES",
+    "analyse_and_report",
+    "coverage_of",
+    "record_table_versions",
+    "report_artifacts_of",
+    "report_dir",
+    "sentiment_coverage",
+    "write_index",
+]
 
 # The tables a report reads (``messages`` is the view of messages joined to scores).
 REPORT_TABLES = ("weekly", "messages", "scores")
@@ -59,6 +71,8 @@ def analyse_and_report(
     )
     relations, prediction = results["relations"], results["prediction"]
     coverage = {**coverage_of(lake, weekly, as_of=versions), "synthetic": synthetic, "relations_target": target}
+    for key, value in sentiment_coverage(lake, as_of=versions).items():
+        coverage.setdefault(key, value)
     coverage["in_words"] = (
         f"{coverage['weeks']} weeks ({coverage['first_week']} to {coverage['last_week']}) from {coverage['chats']} "
         f"chats with {coverage['messages']:,} messages; {len(coverage['missing_weeks'])} weeks missing inside "
@@ -76,8 +90,12 @@ def analyse_and_report(
         caveats=notes,
         granger=results["granger"],
         flagged=results["flagged"],
+        min_weeks=settings.min_weeks,
+        alpha=settings.alpha,
+        skipped_features=results["skipped_features"],
     )
     record_table_versions(out / "metrics.json", versions)
+    write_index(settings.reports)
     return out
 
 
@@ -96,6 +114,7 @@ def coverage_of(lake: Lake, weekly: pd.DataFrame, *, as_of: AsOf = None) -> dict
         "count(*) FILTER (WHERE kind IN ('message', 'media')) AS messages, count(*) AS records FROM messages",
         as_of=as_of,
     ).iloc[0]
+    posts = lake.read("SELECT lang, label FROM messages WHERE kind IN ('message', 'media')", as_of=as_of)
     weeks = pd.to_datetime(weekly["week_start"], utc=True)
     expected = pd.date_range(weeks.min(), weeks.max(), freq="7D") if len(weeks) else pd.DatetimeIndex([])
     missing = sorted(set(expected) - set(weeks))
@@ -107,7 +126,47 @@ def coverage_of(lake: Lake, weekly: pd.DataFrame, *, as_of: AsOf = None) -> dict
         "chats": int(stats["chats"]),
         "messages": int(stats["messages"]),
         "records": int(stats["records"]),
+        "languages": language_coverage(posts),  # issue 12: which languages the mood covers (in_words: a sentence)
     }
+
+
+def sentiment_coverage(lake: Lake, *, as_of: AsOf = None) -> dict[str, object]:
+    """How much of the chat the mood rests on: scored share overall and per chat (the split by language is
+    ``coverage_of``'s ``languages``).
+
+    Scored means a label other than "unscored". Chat names are as stored (already pseudonymised where they name a
+    person).
+    """
+    scored = "count(label) FILTER (WHERE label <> 'unscored')"
+    posts = "FROM messages WHERE kind IN ('message', 'media')"
+    total = lake.read(f"SELECT count(*) AS messages, {scored} AS scored {posts}", as_of=as_of).iloc[0]
+    n_posts = int(total["messages"])
+    out: dict[str, object] = {
+        "scored_messages": int(total["scored"]),
+        "scored_share": int(total["scored"]) / n_posts if n_posts else None,
+    }
+    chats = lake.read(
+        f"SELECT platform, chat_id, any_value(chat_name) AS chat_name, count(*) AS messages, {scored} AS scored, "
+        f"min(ts) AS first, max(ts) AS last {posts} GROUP BY 1, 2 ORDER BY 4 DESC, 1, 2",
+        as_of=as_of,
+    )
+    out["per_chat"] = [
+        {
+            "chat": f"{r.platform}: {r.chat_name if isinstance(r.chat_name, str) and r.chat_name else r.chat_id}",
+            "messages": int(r.messages),
+            "scored": int(r.scored),
+            "first": pd.Timestamp(r.first).date().isoformat(),
+            "last": pd.Timestamp(r.last).date().isoformat(),
+        }
+        for r in chats.itertuples()
+    ]
+    return out
+
+
+def report_artifacts_of(folder: Path) -> ReportArtifacts:
+    """The Prefect artifacts' contents for the report in ``folder`` (read from its metrics.json)."""
+    metrics = json.loads((Path(folder) / "metrics.json").read_text(encoding="utf-8"))
+    return report_artifacts(metrics, Path(folder) / "report.html")
 
 
 def report_dir(reports: Path, symbol: str, today: pd.Timestamp) -> Path:
