@@ -41,10 +41,14 @@ RAW_COLUMNS: tuple[str, ...] = (
     "edited",
     "source_file",
     "source_record",
+    # True when the chat is one-to-one or named after a person: its id, name and file name are pseudonymised.
+    "chat_private",
 )
 
-_DEFAULTS: dict[str, Any] = {"is_forward": False, "edited": False}
-_STRINGS = [c for c in RAW_COLUMNS if c not in ("ts", "is_forward", "reactions", "edited", "source_record")]
+_DEFAULTS: dict[str, Any] = {"is_forward": False, "edited": False, "chat_private": False}
+_STRINGS = [
+    c for c in RAW_COLUMNS if c not in ("ts", "is_forward", "reactions", "edited", "source_record", "chat_private")
+]
 
 
 def raw_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

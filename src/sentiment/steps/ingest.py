@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 
 from sentiment import privacy
-from sentiment.chats.detect import iter_chat_export
+from sentiment.chats.detect import is_telegram_html_export, iter_chat_export
 from sentiment.chats.records import Rejects
 from sentiment.chats.slack import is_slack_export
+from sentiment.chats.telegram_html import PAGE_NAME
 from sentiment.errors import ConfigError, EncodingError, InputError, ParseError
 from sentiment.lake import Lake
 from sentiment.settings import Settings
@@ -52,26 +53,33 @@ def local_zone(name: str | None) -> tzinfo:
 
 
 def expand_chat_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files named directly, plus the export files found (recursively) inside named folders, in sorted order."""
+    """Files named directly, plus the export files found (recursively) inside named folders, in sorted order.
+
+    A folder that is one export (a Slack workspace, a Telegram HTML export's ``messages*.html`` pages) is listed
+    once as the folder; a page of a Telegram HTML export stands for its whole folder.
+    """
     out: list[Path] = []
     for path in paths:
-        if path.is_dir() and is_slack_export(path):
-            out.append(path)  # a Slack workspace export folder is one export
+        if path.is_dir() and (is_slack_export(path) or is_telegram_html_export(path)):
+            out.append(path)  # a folder that is one export
         elif path.is_dir():
-            slack = sorted(p for p in path.rglob("*") if p.is_dir() and is_slack_export(p))
-            out.extend(slack)
+            folders = sorted(
+                p for p in path.rglob("*") if p.is_dir() and (is_slack_export(p) or is_telegram_html_export(p))
+            )
+            out.extend(folders)
             out.extend(
                 sorted(
                     p
                     for p in path.rglob("*")
-                    if p.is_file() and p.suffix.lower() in CHAT_SUFFIXES and not any(s in p.parents for s in slack)
+                    if p.is_file() and p.suffix.lower() in CHAT_SUFFIXES and not any(s in p.parents for s in folders)
                 )
             )
         elif path.is_file():
-            out.append(path)
+            page = PAGE_NAME.match(path.name) and is_telegram_html_export(path.parent)
+            out.append(path.parent if page else path)
         else:
             raise InputError(path, "no such file or folder")
-    return out
+    return list(dict.fromkeys(out))  # a folder named twice (or through two of its pages) is read once
 
 
 @dataclass(frozen=True)
