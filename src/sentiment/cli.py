@@ -79,7 +79,7 @@ def ingest_chat(
     paths: Annotated[list[Path], typer.Argument(help="Export files or folders of exports.")],
     platform: Annotated[str, typer.Option(help="Export format, or auto to detect it from the content.")] = "auto",
     tz: Annotated[
-        str | None, typer.Option(help="Zone of exports with wall time only (default: this machine's).")
+        str | None, typer.Option(help="Zone of exports with wall time only (default UTC; named when used).")
     ] = None,
     keep_names: Annotated[bool, typer.Option(help="Also store display names (default: pseudonyms only).")] = False,
     column_map: Annotated[
@@ -103,8 +103,6 @@ def ingest_chat(
         skip_bad_records=skip_bad_records or None,
         redact=redact or None,
     )
-    if settings.tz is None:
-        err.print(f"wall-time exports are read in this machine's zone: {ingest_step.local_zone(None)} (set --tz)")
     now = _now()
     with _ProgressBars() as progress:
         summary = ingest_step.ingest_chats(settings, paths, now=now, progress=progress)
@@ -114,6 +112,8 @@ def ingest_chat(
         table.add_row(path, fmt, str(n))
     out.print(table)
     out.print(f"{summary.rows_read} records read, {summary.rows_written} new rows, {scored} newly scored")
+    for line in ingest_step.notices(settings, summary):
+        err.print(line)
     if settings.skip_bad_records:
         out.print(f"{summary.rejects} bad records stored in the rejects table")
 
@@ -310,7 +310,7 @@ def run(
     until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day of prices.")] = None,
     api_url: Annotated[str | None, typer.Option(help="Send every API request to this scheme+host instead.")] = None,
     platform: Annotated[str | None, typer.Option(help="Chat export format, or auto.")] = None,
-    tz: Annotated[str | None, typer.Option(help="Zone of exports with wall time only.")] = None,
+    tz: Annotated[str | None, typer.Option(help="Zone of exports with wall time only (default UTC).")] = None,
     keep_names: Annotated[bool, typer.Option(help="Also store display names.")] = False,
     runner: Annotated[str | None, typer.Option(help="Task runner: threads (default) or dask.")] = None,
     dask_address: Annotated[
@@ -338,10 +338,6 @@ def run(
         redact=redact or None,
         **_split_market(symbols),
     )
-    if settings.tz is None:
-        from sentiment.steps.ingest import local_zone
-
-        err.print(f"wall-time exports are read in this machine's zone: {local_zone(None)} (set --tz)")
     for path in _run_flow(settings, synthetic=False):
         print(path)
 

@@ -14,7 +14,7 @@ from sentiment.chats.discord import CSV_HEADER as _DISCORD_CSV_HEADER
 from sentiment.chats.discord import read_discord_csv, read_discord_json
 from sentiment.chats.generic import parse_column_map, read_generic_csv, read_generic_jsonl
 from sentiment.chats.pywxdump import PYWXDUMP_V2_HEADER, PYWXDUMP_V3_HEADER, read_pywxdump_csv
-from sentiment.chats.records import Rejects
+from sentiment.chats.records import Rejects, mark_private_chats
 from sentiment.chats.slack import is_slack_export, read_slack_export
 from sentiment.chats.telegram import iter_telegram_batches, read_telegram_export
 from sentiment.chats.telegram_html import export_pages, iter_telegram_html_batches, looks_like_telegram_html
@@ -63,6 +63,8 @@ FORMATS.update(
 _REJECTING = frozenset({"telegram_json", "wechat_pywxdump_csv", "wechat_memotrace_csv"})
 _PLATFORM_ALIASES = {"telegram": "telegram_json", "wechat": "wechat_memotrace_csv", "telegram-html": "telegram_html"}
 _PLATFORM_ALIASES |= {"whatsapp": "whatsapp_txt", "slack": "slack_export"}
+# Formats that do not say whether a chat is a group: judged by content (records.mark_private_chats).
+_UNTYPED_CHATS = frozenset({"whatsapp_txt", "wechat_memotrace_csv", "wechat_wechatmsg_txt", "wechat_exporter_txt"})
 # Formats whose reader also takes the --map column mapping.
 _MAPPED = {"generic_csv": read_generic_csv, "generic_jsonl": read_generic_jsonl}
 # Platforms with more than one format: the content picks among them.
@@ -127,7 +129,8 @@ def read_chat_export(
     fmt = _resolve_format(path, platform, column_map)
     if fmt in _MAPPED:
         return fmt, _MAPPED[fmt](path, tz, column_map)
-    return fmt, FORMATS[fmt][1](path, tz)
+    frame = FORMATS[fmt][1](path, tz)
+    return fmt, mark_private_chats(frame) if fmt in _UNTYPED_CHATS else frame
 
 
 def is_telegram_html_export(folder: Path) -> bool:
@@ -220,6 +223,7 @@ def iter_chat_export(
             yield _MAPPED[fmt](path, tz, column_map)
             return
         kwargs = {"rejects": rejects} if rejects is not None and fmt in _REJECTING else {}
-        yield FORMATS[fmt][1](path, tz, **kwargs)  # type: ignore[call-arg]
+        frame = FORMATS[fmt][1](path, tz, **kwargs)  # type: ignore[call-arg]
+        yield mark_private_chats(frame) if fmt in _UNTYPED_CHATS else frame
 
     return fmt, one()

@@ -18,6 +18,9 @@ from sentiment.errors import ParseError
 __all__ = ["iter_telegram_batches", "read_telegram_export"]
 
 PLATFORM = "telegram"
+GROUP_TYPES = frozenset(
+    {"private_group", "private_supergroup", "public_supergroup", "private_channel", "public_channel"}
+)
 
 # Telegram's document media_type values, renamed to the project's vocabulary shared with WeChat.
 _MEDIA_TYPES = {
@@ -169,7 +172,10 @@ def _chat_base(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     name = meta.get("name")
     chat_name = None if name is None else str(name)
     chat_id = str(meta["id"]) if meta.get("id") is not None else name_chat_id(chat_name or "")
-    return {"platform": PLATFORM, "chat_id": chat_id, "chat_name": chat_name, "source_file": path.name}
+    # Only group and channel types keep their title; personal, bot and saved chats (or no type) are private.
+    private = meta.get("type") not in GROUP_TYPES
+    base = {"platform": PLATFORM, "chat_id": chat_id, "chat_name": chat_name, "source_file": path.name}
+    return base | {"chat_private": private}
 
 
 def _guarded(
