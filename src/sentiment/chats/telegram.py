@@ -13,6 +13,7 @@ import pandas as pd
 
 from sentiment.chats.encoding import CheckedUtf8Reader
 from sentiment.chats.records import Rejects, decode_error, name_chat_id, raw_frame
+from sentiment.chats.textio import ContentKeys
 from sentiment.errors import ParseError
 
 __all__ = ["iter_telegram_batches", "read_telegram_export"]
@@ -41,6 +42,10 @@ _MEDIA_KEYS = (
 )
 
 
+# A message's time must be a real instant (a corrupt date_unixtime would overflow the timestamp column).
+_MIN_SECONDS, _MAX_SECONDS = 0, 253_402_300_799
+# Telegram's own nesting is < 10 levels; far deeper input is corrupt (and would cost ijson quadratic memory).
+MAX_DEPTH = 64
 # Above this size a syntax error is located by ijson's byte count alone (re-reading with json would need the RAM).
 _EXACT_ERROR_BYTES = 64 << 20
 Progress = Callable[[int, int], None]
@@ -69,7 +74,7 @@ def iter_telegram_batches(
     """
     path = Path(path)
     rows: list[dict[str, Any]] = []
-    reader = CheckedUtf8Reader(path, "UTF-8 (Telegram exports are UTF-8)")
+    reader = CheckedUtf8Reader(path, "UTF-8 (Telegram exports are UTF-8)", max_depth=MAX_DEPTH)
     try:
         for row in _stream_rows(path, reader, tz, rejects):
             rows.append(row)
@@ -98,12 +103,14 @@ def _stream_rows(
             raise ParseError(path, "not a Telegram Desktop export: the root is not a JSON object", line=1)
         for prefix, event, value in events:
             if prefix == "" and event == "map_key" and value == "messages":
+                _expect(path, events, "messages", "start_array", "a list of messages")
                 # Single-chat export: name/type/id precede "messages" in the writer's order. Let ijson's C code
                 # build the message objects from a second handle (much faster than a Python event loop).
                 where = "the messages list"
                 yield from _single_chat(path, tz, meta, rejects)
                 return
             if prefix == "" and event == "map_key" and value == "chats":
+                _expect(path, events, "chats", "start_map", "an object holding 'list'")
                 where = "the chats list"
                 yield from _account_chats(path, events, tz, rejects)
                 return
@@ -114,9 +121,20 @@ def _stream_rows(
         raise _syntax_error(path, reader, exc, where) from exc
 
 
+_JSON_KINDS = {"start_map": "an object", "start_array": "a list", "string": "a string", "null": "null"}
+
+
+def _expect(path: Path, events: Iterator[tuple[str, str, Any]], key: str, event: str, what: str) -> None:
+    """Consume the event opening ``key``'s value; ParseError unless it is ``event`` (a string or null would
+    otherwise read as an export with nothing in it)."""
+    _, got, _ = next(events, ("", "end of file", None))
+    if got != event:
+        raise ParseError(path, f"'{key}' is {_JSON_KINDS.get(got, got)}, expected {what}")
+
+
 def _single_chat(path: Path, tz: tzinfo, meta: dict[str, Any], rejects: Rejects | None) -> Iterator[dict[str, Any]]:
     base = _chat_base(path, meta)
-    with CheckedUtf8Reader(path, "UTF-8 (Telegram exports are UTF-8)") as second:
+    with CheckedUtf8Reader(path, "UTF-8 (Telegram exports are UTF-8)", max_depth=MAX_DEPTH) as second:
         record = 0
         try:
             for record, msg in enumerate(ijson.items(second, "messages.item", use_float=True), start=1):
@@ -144,6 +162,8 @@ def _account_chats(
                 yield from _guarded(path, base or _chat_base(path, meta), record, builder.value, tz, rejects)
                 builder = None
             continue
+        if prefix in ("chats.list", "left_chats.list") and event not in ("start_array", "end_array"):
+            raise ParseError(path, f"'{prefix}' is {_JSON_KINDS.get(event, event)}, expected a list of chats")
         if prefix in ("chats.list.item", "left_chats.list.item"):
             if event == "start_map":
                 meta, base, record = {}, None, 0
@@ -175,7 +195,7 @@ def _chat_base(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     # Only group and channel types keep their title; personal, bot and saved chats (or no type) are private.
     private = meta.get("type") not in GROUP_TYPES
     base = {"platform": PLATFORM, "chat_id": chat_id, "chat_name": chat_name, "source_file": path.name}
-    return base | {"chat_private": private}
+    return base | {"chat_private": private, "_content_keys": ContentKeys("t:")}
 
 
 def _guarded(
@@ -218,14 +238,15 @@ def _message_rows(path: Path, base: dict[str, Any], record: int, msg: Any, tz: t
     where = f"chat {base['chat_name'] or base['chat_id']!r}, message record {record}"
     if not isinstance(msg, dict):
         raise ParseError(path, f"{where}: not a JSON object")
-    missing = [k for k in ("id", "type") if k not in msg]
+    missing = [k for k in ("type",) if k not in msg]
     if "date" not in msg and "date_unixtime" not in msg:
         missing.append("date")
     if missing:
         raise ParseError(path, f"{where}: missing required key(s) {', '.join(map(repr, missing))}")
     common = {
         **base,
-        "message_id": str(msg["id"]),
+        # Some tools and older exports write no id: a content hash (repeat-numbered) keeps re-ingests idempotent.
+        "message_id": str(msg["id"]) if msg.get("id") is not None else _content_key(base, msg),
         "ts": _seconds(path, where, msg, tz),
         "edited": "edited" in msg or "edited_unixtime" in msg,
         "source_record": record,
@@ -238,10 +259,19 @@ def _message_rows(path: Path, base: dict[str, Any], record: int, msg: Any, tz: t
         raise ParseError(path, f"{where}: malformed message ({type(exc).__name__}: {exc})") from exc
 
 
+def _content_key(base: dict[str, Any], msg: Mapping[str, Any]) -> str:
+    parts = (msg.get("type"), msg.get("date_unixtime"), msg.get("date"), msg.get("from_id"), msg.get("from"))
+    text = json.dumps([*parts, msg.get("text"), msg.get("actor"), msg.get("action")], ensure_ascii=False, default=str)
+    return base["_content_keys"](text)
+
+
 def _seconds(path: Path, where: str, msg: Mapping[str, Any], tz: tzinfo) -> int:
     try:
         if msg.get("date_unixtime") is not None:
-            return int(msg["date_unixtime"])
+            seconds = int(msg["date_unixtime"])
+            if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
+                raise ParseError(path, f"{where}: date_unixtime {seconds} is outside the years 1970-9999")
+            return seconds
         # Old exports only carry the exporting PC's wall-clock time, with no offset.
         local = datetime.fromisoformat(str(msg["date"])).replace(tzinfo=tz)
         return int(local.timestamp())

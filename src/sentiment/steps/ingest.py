@@ -197,6 +197,9 @@ class _Export:
                 if settings.redact:
                     raw = privacy.redact_messages(raw)
                 yield privacy.to_messages(raw, self.key, keep_names=settings.keep_names, ingested_at=self.now)
+        except (OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
+            # A reader let through a time no timestamp can hold: still one line naming the file.
+            raise ParseError(self.path, f"a time is out of range ({exc})") from exc
         except (ParseError, EncodingError) as exc:
             if not settings.skip_bad_records or self.fmt == "?":
                 raise
