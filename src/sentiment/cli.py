@@ -520,15 +520,37 @@ def run_cli(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 1
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except _EXITS as exc:
+        return int(exc.exit_code)  # type: ignore[attr-defined]
+    except _CLICK_ERRORS as exc:  # usage mistakes: click's usage message, exit code 2 (no traceback)
+        exc.show()  # type: ignore[attr-defined]
+        return int(exc.exit_code)  # type: ignore[attr-defined]
+    except _ABORTS:
         print("aborted", file=sys.stderr)
         return 130
     return 0
+
+
+def _click_classes(name: str) -> tuple[type[BaseException], ...]:
+    """Class ``name`` from click and from typer's own copies of click (typer >= 0.22 vendors click as
+    ``typer._click``, whose usage errors are not subclasses of click's: catching only click's let them through
+    as tracebacks), wherever it exists."""
+    import importlib
+
+    found: list[type[BaseException]] = []
+    for module in ("click.exceptions", "typer._click.exceptions", "typer.exceptions"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and issubclass(cls, BaseException) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+_EXITS = _click_classes("Exit")
+_CLICK_ERRORS = _click_classes("ClickException")
+_ABORTS = _click_classes("Abort")
 
 
 def main() -> None:
