@@ -31,7 +31,9 @@ def community_features(settings: Settings) -> pd.DataFrame:
     messages = Lake(settings.lake).read("SELECT * FROM messages")
     if messages.empty:
         raise AnalysisError("the lake holds no messages: ingest chat exports first")
-    aliases = tuple(sym.split("/")[0] for sym in settings.symbols)  # token_mentions: cashtags + base names
+    # token_mentions of unscored posts: cashtags, base names and the configured aliases (scored posts carry them).
+    configured = [name for names in settings.aliases.values() for name in names]
+    aliases = tuple(dict.fromkeys([*(sym.split("/")[0] for sym in settings.symbols), *configured]))
     return weekly_community_features(messages, week_starts_on=settings.week_starts_on, aliases=aliases)
 
 
