@@ -112,7 +112,7 @@ def token_mention_counts(frame: pd.DataFrame, aliases: Sequence[str] = ()) -> pd
     if "mentions" not in frame.columns:
         return fallback
     # A list column arrives as lists or arrays (DuckDB/Arrow), null for unscored rows; never coerce it to a number.
-    sizes = frame["mentions"].map(lambda v: np.nan if v is None or isinstance(v, str | float) else len(v))
+    sizes = frame["mentions"].map(lambda v: len(v) if isinstance(v, list | tuple | np.ndarray) else np.nan)
     return sizes.astype("float64").fillna(fallback).astype("int64")
 
 

@@ -44,11 +44,16 @@ def build_weekly_symbol(settings: Settings, features: pd.DataFrame, symbol: str)
 
 def _weekly_of_symbol(settings: Settings, features: pd.DataFrame, symbol: str) -> pd.DataFrame:
     """``features`` joined with one symbol's weekly bars (excess returns over the market factor), schema columns."""
-    wanted = ", ".join(f"'{sql_quote(s)}'" for s in dict.fromkeys((symbol, settings.market_symbol)))
+    names = list(dict.fromkeys((symbol, settings.market_symbol)))
+    wanted = ", ".join(f"upper('{sql_quote(s)}')" for s in names)
     prices = Lake(settings.lake).read(
         f"SELECT * FROM prices WHERE exchange = '{sql_quote(settings.exchange)}' "
-        f"AND timeframe = '{sql_quote(settings.timeframe)}' AND symbol IN ({wanted})"
+        f"AND timeframe = '{sql_quote(settings.timeframe)}' AND upper(symbol) IN ({wanted})"
     )
+    # Symbols match in any case, as the fetch does ("virtual/usdt" finds VIRTUAL/USDT); the configured
+    # spelling is kept so the weekly rows and reports carry the name the user asked for.
+    by_upper = {s.upper(): s for s in names}
+    prices["symbol"] = prices["symbol"].map(lambda s: by_upper.get(str(s).upper(), s))
     if prices[prices["symbol"] == symbol].empty:
         raise AnalysisError(f"the lake holds no {settings.exchange} prices of {symbol}: fetch prices first")
     bars = weekly_bars(prices, market_symbol=settings.market_symbol, week_starts_on=settings.week_starts_on)
