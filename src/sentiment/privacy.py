@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sentiment import schemas
@@ -63,14 +64,16 @@ def pseudonym(key: bytes, platform: str, raw: str) -> str:
 
 
 def _pseudonymise(key: bytes, platform: pd.Series, raw: pd.Series) -> pd.Series:
-    # Hash each distinct (platform, identity) once; chats repeat the same few hundred senders.
-    pairs = pd.DataFrame({"platform": platform, "raw": raw}).dropna().drop_duplicates()
-    lookup = {(p, r): pseudonym(key, p, str(r)) for p, r in pairs.itertuples(index=False)}
-    return pd.Series(
-        [lookup.get((p, r)) for p, r in zip(platform.tolist(), raw.tolist(), strict=True)],
-        index=raw.index,
-        dtype="object",
-    )
+    # Hash each distinct (platform, identity) once: chats repeat the same few thousand senders.
+    out = np.full(len(raw), None, dtype=object)
+    platforms = platform.to_numpy(dtype=object)
+    for name in pd.unique(platforms):
+        rows = np.flatnonzero(platforms == name)
+        codes, uniques = pd.factorize(raw.iloc[rows], use_na_sentinel=True)
+        # code -1 (null identity) takes the trailing None
+        hashed = np.array([*(pseudonym(key, str(name), str(u)) for u in uniques), None], dtype=object)
+        out[rows] = hashed[codes]
+    return pd.Series(out, index=raw.index, dtype="object")
 
 
 def to_messages(raw: pd.DataFrame, key: bytes, *, keep_names: bool, ingested_at: pd.Timestamp) -> pd.DataFrame:

@@ -81,3 +81,21 @@ def test_broken_shape_fails_cleanly(name: str, seeded: Path, tmp_path: Path) -> 
     assert "Traceback" not in result.stderr + result.stdout
     assert Lake(seeded).count("messages") == rows
     assert sorted(p.relative_to(seeded) for p in (seeded / "messages").rglob("*") if p.is_file()) == before
+
+
+@pytest.mark.parametrize(
+    ("data", "depth"),
+    [
+        (b'{"a": "[[[[[[\\\\", "b": [[1]]}', 3),  # brackets in a string ending in an escaped backslash
+        (b'{"a": "x\\"[[[[", "b": 1}', 1),  # an escaped quote does not end the string
+        (b'[{"k": [{"k": []}]}]', 5),
+    ],
+)
+def test_json_depth_guard_respects_strings_at_every_chunk_cut(data: bytes, depth: int) -> None:
+    """The streaming depth check counts only brackets outside strings, wherever the chunks are cut."""
+    from sentiment.chats.encoding import _JsonDepth
+
+    for cut in range(len(data) + 1):
+        exact, under = _JsonDepth(depth), _JsonDepth(depth - 1)
+        assert exact.ok(data[:cut]) and exact.ok(data[cut:]), cut
+        assert not (under.ok(data[:cut]) and under.ok(data[cut:])), cut

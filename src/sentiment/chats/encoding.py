@@ -115,41 +115,37 @@ class CheckedUtf8Reader:
         self.close()
 
 
-# +1 for [ and {, -1 for ] and }, 0 for every other byte.
-_BRACKETS = np.zeros(256, dtype=np.int8)
-_BRACKETS[[ord("["), ord("{")]] = 1
-_BRACKETS[[ord("]"), ord("}")]] = -1
-
-
 class _JsonDepth:
     """Nesting depth of a JSON byte stream fed chunk by chunk, vectorised (strings and escapes respected)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.depth = 0
-        self.in_string = False
+        self.in_string = 0
         self.carry = b""  # an odd trailing backslash: it escapes the next chunk's first byte
         self.offset = 0  # where in the last chunk the limit was passed
 
     def ok(self, chunk: bytes) -> bool:
         data = self.carry + chunk
-        trail = len(data) - len(data.rstrip(b"\\"))
+        trail = len(data) - len(data.rstrip(b"\\")) if data.endswith(b"\\") else 0
         self.carry = b"\\" if trail % 2 else b""
         if self.carry:
             data = data[:-1]
-        # Escaped backslashes, then escaped quotes, can go: what is left of the quotes delimit strings.
-        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+        if b"\\" in data:
+            # Escaped backslashes, then escaped quotes, can go: what is left of the quotes delimit strings.
+            data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
         codes = np.frombuffer(data, dtype=np.uint8)
-        steps = _BRACKETS[codes]
-        where = np.flatnonzero(steps)
-        quotes = np.flatnonzero(codes == ord('"'))
-        outside = (np.searchsorted(quotes, where) + self.in_string) % 2 == 0
-        depth = self.depth + np.cumsum(steps[where[outside]], dtype=np.int64)
-        self.in_string = bool((len(quotes) + self.in_string) % 2)
+        folded = codes | 0x20  # [ -> {, ] -> }: one comparison per side
+        opens = folded == 0x7B
+        where = np.flatnonzero(opens | (folded == 0x7D))
+        quotes = np.flatnonzero(codes == 0x22)
+        outside = where[((np.searchsorted(quotes, where) + self.in_string) & 1) == 0]
+        depth = self.depth + np.cumsum(opens[outside].astype(np.int8) * 2 - 1, dtype=np.int64)
+        self.in_string = (len(quotes) + self.in_string) & 1
         if depth.size:
             if int(depth.max()) > self.limit:
                 # Offsets shift by the removed escapes; the line is still right to within the string.
-                self.offset = int(where[outside][int(np.argmax(depth > self.limit))])
+                self.offset = int(outside[int(np.argmax(depth > self.limit))])
                 return False
             self.depth = int(depth[-1])
         return True

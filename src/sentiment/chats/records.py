@@ -52,8 +52,9 @@ _STRINGS = [
 ]
 
 
-def raw_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """The raw frame of row dicts whose ``ts`` is unix seconds; absent keys are null (flags False)."""
+def raw_frame(rows: Iterable[Mapping[str, Any]] | Iterable[tuple[Any, ...]]) -> pd.DataFrame:
+    """The raw frame of row dicts (or tuples in RAW_COLUMNS order) whose ``ts`` is unix seconds; absent keys are
+    null (flags False)."""
     frame = pd.DataFrame.from_records(list(rows), columns=list(RAW_COLUMNS))
     # Typed even when all-null, so frames from different exports concatenate cleanly.
     frame[_STRINGS] = frame[_STRINGS].astype("str")

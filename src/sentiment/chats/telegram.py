@@ -12,7 +12,7 @@ import ijson
 import pandas as pd
 
 from sentiment.chats.encoding import CheckedUtf8Reader
-from sentiment.chats.records import Rejects, decode_error, name_chat_id, raw_frame
+from sentiment.chats.records import RAW_COLUMNS, Rejects, decode_error, name_chat_id, raw_frame
 from sentiment.chats.textio import ContentKeys
 from sentiment.errors import ParseError
 
@@ -73,7 +73,7 @@ def iter_telegram_batches(
     batch. With ``rejects`` a bad message is appended there (record, raw JSON, reason) instead of failing.
     """
     path = Path(path)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     reader = CheckedUtf8Reader(path, "UTF-8 (Telegram exports are UTF-8)", max_depth=MAX_DEPTH)
     try:
         for row in _stream_rows(path, reader, tz, rejects):
@@ -93,7 +93,7 @@ def iter_telegram_batches(
 
 def _stream_rows(
     path: Path, reader: CheckedUtf8Reader, tz: tzinfo, rejects: Rejects | None
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[tuple[Any, ...]]:
     where = "the start of the file"
     try:
         events = ijson.parse(reader, use_float=True)
@@ -132,20 +132,32 @@ def _expect(path: Path, events: Iterator[tuple[str, str, Any]], key: str, event:
         raise ParseError(path, f"'{key}' is {_JSON_KINDS.get(got, got)}, expected {what}")
 
 
-def _single_chat(path: Path, tz: tzinfo, meta: dict[str, Any], rejects: Rejects | None) -> Iterator[dict[str, Any]]:
+def _single_chat(path: Path, tz: tzinfo, meta: dict[str, Any], rejects: Rejects | None) -> Iterator[tuple[Any, ...]]:
     base = _chat_base(path, meta)
+    head = (base["platform"], base["chat_id"], base["chat_name"])
+    tail = (base["source_file"],)
+    private = base["chat_private"]
     with CheckedUtf8Reader(path, "UTF-8 (Telegram exports are UTF-8)", max_depth=MAX_DEPTH) as second:
         record = 0
         try:
             for record, msg in enumerate(ijson.items(second, "messages.item", use_float=True), start=1):
-                yield from _guarded(path, base, record, msg, tz, rejects)
+                # Plain messages (nearly all records) take the fast path straight to a row tuple.
+                try:
+                    row = _plain_row(head, tail, private, record, msg)
+                except (TypeError, ValueError, AttributeError):
+                    row = None  # malformed: the general path reports it
+                if row is not None:
+                    yield row
+                    continue
+                for full in _guarded(path, base, record, msg, tz, rejects):
+                    yield tuple(full.get(c) for c in RAW_COLUMNS)
         except ijson.JSONError as exc:
             raise _syntax_error(path, second, exc, f"message record {record}") from exc
 
 
 def _account_chats(
     path: Path, events: Iterator[tuple[str, str, Any]], tz: tzinfo, rejects: Rejects | None
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[tuple[Any, ...]]:
     """Full-account export: walk chats.list / left_chats.list, building one message object at a time."""
     meta: dict[str, Any] = {}
     base: dict[str, Any] | None = None
@@ -159,7 +171,8 @@ def _account_chats(
             depth -= event in ("end_map", "end_array")
             if depth == 0:
                 record += 1
-                yield from _guarded(path, base or _chat_base(path, meta), record, builder.value, tz, rejects)
+                for full in _guarded(path, base or _chat_base(path, meta), record, builder.value, tz, rejects):
+                    yield tuple(full.get(c) for c in RAW_COLUMNS)
                 builder = None
             continue
         if prefix in ("chats.list", "left_chats.list") and event not in ("start_array", "end_array"):
@@ -178,7 +191,8 @@ def _account_chats(
             depth = 1 if event in ("start_map", "start_array") else 0
             if depth == 0:
                 record += 1
-                yield from _guarded(path, base, record, builder.value, tz, rejects)
+                for full in _guarded(path, base, record, builder.value, tz, rejects):
+                    yield tuple(full.get(c) for c in RAW_COLUMNS)
                 builder = None
         elif prefix.endswith(".list.item.messages") and event not in ("start_array", "end_array", "null"):
             raise ParseError(path, f"chat {meta.get('name')!r}: 'messages' is not a list")
@@ -186,6 +200,65 @@ def _account_chats(
             for key in ("name", "id", "type"):
                 if prefix.endswith(f".list.item.{key}") and event in ("string", "number", "null"):
                     meta[key] = value
+
+
+_MEDIA_KEY_SET = frozenset(key for key, _ in _MEDIA_KEYS)
+
+
+def _plain_row(
+    head: tuple[Any, ...], tail: tuple[Any, ...], private: bool, record: int, msg: Any
+) -> tuple[Any, ...] | None:
+    """The raw row of an ordinary message (type message, id, date_unixtime in range) as a tuple in RAW_COLUMNS
+    order, or None for anything else (which the general path reads, with its checks and messages)."""
+    if type(msg) is not dict or msg.get("type") != "message":
+        return None
+    ident = msg.get("id")
+    unix = msg.get("date_unixtime")
+    if ident is None or type(unix) is not str or not unix.isdigit():
+        return None
+    ts = int(unix)
+    if ts > _MAX_SECONDS:
+        return None
+    keys = msg.keys()
+    media = msg.get("media_type")
+    if media:
+        media = _MEDIA_TYPES.get(media, media)
+    elif not keys.isdisjoint(_MEDIA_KEY_SET):
+        media = next(label for key, label in _MEDIA_KEYS if key in keys)
+    else:
+        media = None
+    text = msg.get("text")
+    if type(text) is not str:
+        text = _text(text)
+    reply = msg.get("reply_to_message_id")
+    reactions = msg.get("reactions")
+    if reactions is not None:
+        reactions = (
+            sum(int(r.get("count", 0)) for r in reactions if isinstance(r, dict))
+            if isinstance(reactions, list)
+            else None
+        )
+    from_id = msg.get("from_id")
+    name = msg.get("from")
+    return (
+        *head,
+        str(ident),
+        ts,
+        str(from_id) if from_id is not None else (None if name is None else str(name)),
+        name,
+        "media" if media else "message",
+        None,
+        None,
+        media,
+        text or None,
+        None if reply is None else str(reply),
+        "forwarded_from" in keys,
+        reactions,
+        "edited" in keys or "edited_unixtime" in keys,
+        *tail,
+        record,
+        private,
+    )
 
 
 def _chat_base(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
