@@ -21,6 +21,7 @@ import html
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,8 +35,8 @@ BIN = Path(sys.executable).parent
 
 def write_export(path: Path, n: int) -> int:
     """A single-chat Telegram Desktop export of ``n`` records (messages, entity texts, replies, media, joins)."""
-    start = 1_700_000_000
-    step = 20  # seconds between records: 1M records span ~8 months, so several month partitions
+    start = 1_704_067_200  # 2024-01-01: inside the bundled sample's candles, so `sentiment run` builds weekly rows
+    step = max(20, 18_000_000 // n)  # >= 30 weeks of chat whatever n; 1M records: 20 s apart, ~8 months
     with path.open("w", encoding="utf-8") as fh:
         fh.write('{\n "name": "Benchmark Group",\n "type": "public_supergroup",\n "id": 1234567890,\n "messages": [\n')
         for i in range(1, n + 1):
@@ -81,8 +82,8 @@ def write_html_export(folder: Path, n: int) -> int:
     """A Telegram Desktop HTML export of ``n`` records in the exporter's layout: 1000 per page, date separators,
     joined messages, replies, photos, invites (the service blocks carry no time)."""
     folder.mkdir(parents=True, exist_ok=True)
-    start = 1_700_000_000
-    step = 20
+    start = 1_704_067_200  # 2024-01-01: inside the bundled sample's candles, so the run builds weekly rows
+    step = max(20, 18_000_000 // n)
     head = (
         '<!DOCTYPE html>\n<html>\n\n <head>\n\n  <meta charset="utf-8"/>\n<title>Exported Data</title>\n </head>\n\n'
         ' <body onload="CheckLocation();">\n\n  <div class="page_wrap">\n\n   <div class="page_header">\n\n'
@@ -257,8 +258,15 @@ def lake_digest(lake: Path) -> tuple[int, str]:
     """(rows, hash) of the messages table without ingested_at: equal for two lakes holding the same messages."""
     from sentiment.lake import Lake
 
-    frame = Lake(lake).read("SELECT * EXCLUDE (ingested_at) FROM messages_raw ORDER BY platform, chat_id, message_id")
-    return len(frame), hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()[:16]
+    sql = "SELECT * EXCLUDE (ingested_at) FROM messages_raw ORDER BY platform, chat_id, message_id"
+    digest = hashlib.sha256()
+    con = Lake(lake).connect(sql)
+    rows = 0
+    for batch in con.sql(sql).to_arrow_reader(100_000):
+        rows += batch.num_rows
+        digest.update(batch.to_pandas().to_csv(index=False).encode())
+    con.close()
+    return rows, digest.hexdigest()[:16]
 
 
 def main() -> None:
@@ -327,14 +335,17 @@ def main() -> None:
         with serve_recorded(REPO / "data" / "sample" / "exchange") as url:
             for label, source in (("JSON", export), ("HTML", html_export)):
                 lake = tmp / f"lake-run-{label}"
+                # The same pseudonymisation key as the ingest-chat lake, so equal inputs give equal rows.
+                (lake / ".keys").mkdir(parents=True)
+                shutil.copy2(tmp / "lake-cli" / ".keys" / "pseudonym.key", lake / ".keys" / "pseudonym.key")
                 run = [str(BIN / "sentiment"), "--lake", str(lake), "--reports", str(tmp / "reports"), "run"]
                 run += ["--chat", str(source), "--exchange", "gate", "--symbol", "VIRTUAL/USDT"]
                 run += ["--since", "2023-11-01", "--api-url", url, "--tz", "UTC"]
                 seconds, rss, _ = timed(run, env)
                 line = f"sentiment run on the {label} export: {seconds:.1f} s, max RSS {rss:,.0f} MB"
                 if label == "JSON":
-                    same = lake_digest(lake) == lake_digest(tmp / "lake-cli")
-                    line += f"; messages equal ingest-chat's: {same}"
+                    ours_lake, cli_lake = lake_digest(lake), lake_digest(tmp / "lake-cli")
+                    line += f"; messages equal ingest-chat's: {ours_lake == cli_lake} ({ours_lake} vs {cli_lake})"
                 print(line)
 
 

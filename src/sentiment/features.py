@@ -106,9 +106,13 @@ def count_token_mentions(text: pd.Series, aliases: Sequence[str] = ()) -> pd.Ser
 
 def token_mention_counts(frame: pd.DataFrame, aliases: Sequence[str] = ()) -> pd.Series:
     """Token mentions per row: the length of its ``mentions`` list (the scorer's configured symbols by any alias,
-    plus other cashtags) where the row was scored, else cashtags and ``aliases`` counted in its text."""
+    plus other cashtags; or that length as ``mention_count``) where the row was scored, else cashtags and
+    ``aliases`` counted in its text."""
     text = frame["text"] if "text" in frame.columns else pd.Series(None, index=frame.index, dtype="string")
     fallback = count_token_mentions(text, aliases)
+    if "mention_count" in frame.columns:  # the list's length computed by the query (no per-row list objects)
+        counts = pd.to_numeric(frame["mention_count"], errors="coerce").astype("float64")
+        return counts.fillna(fallback).astype("int64")
     if "mentions" not in frame.columns:
         return fallback
     # A list column arrives as lists or arrays (DuckDB/Arrow), null for unscored rows; never coerce it to a number.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
 
-from sentiment.errors import AnalysisError
+from sentiment.errors import AnalysisError, LakeError
 from sentiment.features import weekly_community_features
 from sentiment.lake import Lake
 from sentiment.prices.weekly import weekly_bars
@@ -28,13 +30,34 @@ def build_weekly(settings: Settings) -> pd.DataFrame:
 
 def community_features(settings: Settings) -> pd.DataFrame:
     """Weekly community features (scope "all" and per chat) of every scored message in the lake."""
-    messages = Lake(settings.lake).read("SELECT * FROM messages")
+    messages = _read_lean(Lake(settings.lake), _FEATURE_INPUT)
     if messages.empty:
         raise AnalysisError("the lake holds no messages: ingest chat exports first")
     # token_mentions of unscored posts: cashtags, base names and the configured aliases (scored posts carry them).
     configured = [name for names in settings.aliases.values() for name in names]
     aliases = tuple(dict.fromkeys([*(sym.split("/")[0] for sym in settings.symbols), *configured]))
     return weekly_community_features(messages, week_starts_on=settings.week_starts_on, aliases=aliases)
+
+
+# What the weekly features read of ``messages``: names, file positions and score details stay out, and the mentions
+# lists come as their lengths (1M rows of list objects cost GBs in pandas).
+_UNREAD = "chat_name, author_name, inviter_id, source_file, source_record, ingested_at, pos, neu, neg, scorer, "
+_UNREAD += "scorer_version, scored_at, mentions"
+_FEATURE_INPUT = f"SELECT * EXCLUDE ({_UNREAD}), len(mentions) AS mention_count FROM messages"
+_STR = pd.StringDtype(na_value=float("nan"))  # what DataFrame reads of the lake give strings
+_STRINGS = {pa.string(): _STR, pa.large_string(): _STR, pa.string_view(): _STR}
+
+
+def _read_lean(lake: Lake, sql: str) -> pd.DataFrame:
+    """``sql`` over the lake as a DataFrame via Arrow (DuckDB's own DataFrame conversion peaks at ~4x the data)."""
+    con = lake.connect(sql)
+    try:
+        table = con.sql(sql).to_arrow_table()
+    except duckdb.Error as exc:
+        raise LakeError(lake.root, f"query failed: {exc}") from exc
+    finally:
+        con.close()
+    return table.to_pandas(types_mapper=_STRINGS.get)
 
 
 def build_weekly_symbol(settings: Settings, features: pd.DataFrame, symbol: str) -> int:
