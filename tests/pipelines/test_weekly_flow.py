@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -64,6 +65,8 @@ def test_demo_end_to_end_twice(tmp_path: Path, prefect_harness: None, capfd: pyt
     # One ingest path: the flow's messages are exactly what `sentiment ingest-chat` writes for the same exports,
     # and no message text sits in Prefect's result storage (tasks pass summaries, never message frames).
     direct = tmp_path / "direct"
+    (direct / ".keys").mkdir(parents=True)  # the same pseudonymisation key, so the same authors get the same ids
+    shutil.copy2(lake / ".keys" / "pseudonym.key", direct / ".keys" / "pseudonym.key")
     assert run_cli(["--lake", str(direct), "ingest-chat", str(SAMPLE / "chats"), "--tz", "Asia/Shanghai"]) == 0
     query = "SELECT * EXCLUDE (ingested_at) FROM messages_raw ORDER BY platform, chat_id, message_id"
     assert Lake(lake).read(query).equals(Lake(direct).read(query))
