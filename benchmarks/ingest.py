@@ -336,8 +336,10 @@ def main() -> None:
             for label, source in (("JSON", export), ("HTML", html_export)):
                 lake = tmp / f"lake-run-{label}"
                 # The same pseudonymisation key as the ingest-chat lake, so equal inputs give equal rows.
-                (lake / ".keys").mkdir(parents=True)
-                shutil.copy2(tmp / "lake-cli" / ".keys" / "pseudonym.key", lake / ".keys" / "pseudonym.key")
+                from sentiment.lake import Lake
+
+                Lake(lake).key_path.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(Lake(tmp / "lake-cli").key_path, Lake(lake).key_path)
                 run = [str(BIN / "sentiment"), "--lake", str(lake), "--reports", str(tmp / "reports"), "run"]
                 run += ["--chat", str(source), "--exchange", "gate", "--symbol", "VIRTUAL/USDT"]
                 run += ["--since", "2023-11-01", "--api-url", url, "--tz", "UTC"]

@@ -1,6 +1,11 @@
-"""Lake write/dedupe/query throughput for 1M generated messages against plain pandas Parquet, in one run.
+"""The Delta lake against one plain Parquet file, 1M generated messages, in one run: append, re-append (0 new),
+a weekly group-by, and compaction, each printed next to its naive baseline and the ratio.
 
-Run: ``PYTHONPATH=src:. python benchmarks/lake.py [--rows 1000000] [--batches 10]``. Prints figures and ratios.
+Baselines: ``pandas.to_parquet`` of the same rows to one file (writes), ``pandas.read_parquet`` + groupby and a
+DuckDB scan of that one file (the weekly query). Targets from issue 14: append <= 3x the pandas write, re-append
+<= 2x the pandas write, weekly query <= 1.5x the DuckDB scan of one file.
+
+Run: ``PYTHONPATH=src:. python benchmarks/lake.py [--rows 1000000] [--batches 10]``.
 """
 
 from __future__ import annotations
@@ -12,20 +17,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from sentiment.lake import Lake
 
 WEEKLY_SQL = (
     "SELECT chat_id, date_trunc('week', ts) AS week, count(*) AS n, count(DISTINCT author_id) AS authors "
-    "FROM messages_raw GROUP BY ALL"
+    "FROM {source} GROUP BY ALL ORDER BY ALL"
 )
 
 
 def generate(rows: int, chats: int = 20, months: int = 12, seed: int = 0, offset: int = 0) -> pd.DataFrame:
-    """``rows`` chat messages spread over ``chats`` chats and ``months`` months (240 partitions by default)."""
+    """``rows`` chat messages spread over ``chats`` chats and ``months`` months."""
     rng = np.random.default_rng(seed)
     start = pd.Timestamp("2024-01-01", tz="UTC")
     seconds = rng.integers(0, months * 30 * 86400, rows)
@@ -62,99 +67,106 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
-def naive_anti_join_seconds(lake: Lake, frame: pd.DataFrame) -> float:
-    """The old way: Python sets of key tuples built from every stored file, then a per-row membership test."""
+def best(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
+    """Fastest of ``repeat`` runs (queries: the first run also pays for imports and the page cache)."""
+    runs = [timed(fn) for _ in range(repeat)]
+    return min(t for t, _ in runs), runs[-1][1]
 
-    def run() -> int:
-        stored = set()
-        for f in lake.files("messages"):
-            parts = Path(f).parts
-            chat = next(p.split("=", 1)[1] for p in parts if p.startswith("chat_id="))
-            stored.update((chat, m) for m in pq.read_table(f, columns=["message_id"]).column(0).to_pylist())
-        return sum((c, m) not in stored for c, m in zip(frame["chat_id"], frame["message_id"], strict=True))
 
-    return timed(run)[0]
+def duck_on_file(path: Path) -> pd.DataFrame:
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        return con.execute(WEEKLY_SQL.format(source=f"read_parquet('{path}')")).df()
+    finally:
+        con.close()
+
+
+def line(label: str, seconds: float, base: float | None = None, target: float | None = None) -> None:
+    ratio = "" if base is None else f"  {seconds / base:6.2f} x"
+    goal = "" if target is None else f"  (target <= {target:g} x: {'met' if seconds / base <= target else 'MISSED'})"
+    print(f"  {label:<44}{seconds:7.2f} s{ratio}{goal}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batches", type=int, default=10, help="appends for the small-files lake")
+    parser.add_argument("--batches", type=int, default=10, help="appends for the small-files table")
     args = parser.parse_args()
     n = args.rows
     frame = generate(n)
-    mb = frame.memory_usage(deep=True).sum() / 1e6
-    print(f"{n:,} messages, {mb:,.0f} MB in pandas, 20 chats x 12 months = 240 partitions\n")
+    print(f"{n:,} messages, {frame.memory_usage(deep=True).sum() / 1e6:,.0f} MB in pandas, 20 chats\n")
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        # ---- writes ---------------------------------------------------------------------------------------
-        t_pd_write, _ = timed(lambda: frame.to_parquet(root / "plain.parquet", compression="zstd"))
-        t_pd_part, _ = timed(
-            lambda: frame.assign(month=frame["ts"].dt.strftime("%Y-%m")).to_parquet(
-                root / "plain_hive", partition_cols=["platform", "chat_id", "month"], compression="zstd"
-            )
-        )
+        plain = root / "plain.parquet"
+        t_pd_write, _ = timed(lambda: frame.to_parquet(plain, compression="zstd"))
         lake = Lake(root / "lake")
-        t_lake_write, written = timed(lambda: lake.append("messages", frame))
-        assert written == n
+        t_append, written = timed(lambda: lake.append("messages", frame))
+        assert written == n, written
         t_reappend, again = timed(lambda: lake.append("messages", frame))
-        assert again == 0
+        assert again == 0, again
         fresh = generate(10_000, seed=1, offset=n)
         t_incr, added = timed(lambda: lake.append("messages", pd.concat([frame.iloc[:90_000], fresh])))
-        assert added == 10_000
-        t_naive = naive_anti_join_seconds(lake, frame)
+        assert added == 10_000, added
+        t_staged, staged_written = timed(lambda: _staged(root / "lake_staged", frame, args.batches))
+        assert staged_written == n
 
-        print("write")
-        print(f"  pandas.to_parquet, one file           {t_pd_write:7.2f} s  {n / t_pd_write:>12,.0f} rows/s")
-        print(f"  pandas.to_parquet, hive partitions    {t_pd_part:7.2f} s  {n / t_pd_part:>12,.0f} rows/s")
-        print(f"  Lake.append (conform, dedupe, fsync)  {t_lake_write:7.2f} s  {n / t_lake_write:>12,.0f} rows/s")
-        print(f"    ratio lake / pandas one file        {t_lake_write / t_pd_write:7.2f} x")
-        print("dedupe against the stored messages")
-        print(f"  re-append all of them (0 written)     {t_reappend:7.2f} s")
-        print(f"  append 100k of which 10k new          {t_incr:7.2f} s")
-        print(f"  naive python-set anti join, all      {t_naive:7.2f} s  (old way, keys only, no write)")
-        print(f"    ratio naive / vectorised re-append  {t_naive / t_reappend:7.2f} x")
+        print("write (baseline: pandas.to_parquet of the same rows to one file)")
+        line("pandas.to_parquet, one file", t_pd_write)
+        line("Lake.append, 1M new rows (one Delta commit)", t_append, t_pd_write, 3)
+        line("Lake.append again, 0 new (idempotent)", t_reappend, t_pd_write, 2)
+        line("Lake.append 100k of which 10k new", t_incr, t_pd_write)
+        line(f"staged_append, {args.batches} batches, one commit", t_staged, t_pd_write)
 
-        # ---- queries ----------------------------------------------------------------------------------------
-        lake_single = Lake(root / "lake_one")
-        lake_single.append("messages", frame)
-        t_pd_read, back = timed(lambda: pd.read_parquet(root / "plain.parquet"))
+        t_pd_read, back = best(lambda: pd.read_parquet(plain))
         assert len(back) == n
 
         def pandas_weekly() -> pd.DataFrame:
-            df = pd.read_parquet(root / "plain.parquet", columns=["chat_id", "ts", "author_id"])
+            df = pd.read_parquet(plain, columns=["chat_id", "ts", "author_id"])
             day = df["ts"].dt.floor("D")
             df["week"] = day - pd.to_timedelta(day.dt.day_of_week, unit="D")  # Monday 00:00 UTC, as DuckDB's
             return df.groupby(["chat_id", "week"]).agg(n=("ts", "size"), authors=("author_id", "nunique"))
 
-        t_pd_query, pd_result = timed(pandas_weekly)
-        t_lake_read, lake_back = timed(lambda: lake_single.read("SELECT * FROM messages_raw"))
-        assert len(lake_back) == n
-        t_lake_query, duck_result = timed(lambda: lake_single.read(WEEKLY_SQL))
-        assert len(duck_result) == len(pd_result)
+        t_pd_query, pd_result = best(pandas_weekly)
+        t_duck_file, duck_file = best(lambda: duck_on_file(plain))
+        t_lake_query, lake_result = best(lambda: lake.read(WEEKLY_SQL.format(source="messages_raw")))
+        t_lake_read, lake_back = best(lambda: lake.read("SELECT * FROM messages_raw"))
+        assert len(lake_back) == n + 10_000 == lake_result["n"].sum() and len(pd_result) == len(duck_file)
+        print("read / weekly query (best of 3)")
+        line("pandas.read_parquet, all columns", t_pd_read)
+        line("Lake.read('SELECT * FROM messages_raw')", t_lake_read, t_pd_read)
+        line("pandas weekly group-by (read + agg)", t_pd_query)
+        line("DuckDB weekly group-by on the one file", t_duck_file)
+        line("Lake.read weekly group-by (Delta, DuckDB)", t_lake_query, t_duck_file, 1.5)
+        print(f"    pandas / lake weekly query {t_pd_query / t_lake_query:.2f} x faster")
 
-        print("read / query (all rows)")
-        print(f"  pandas.read_parquet, all columns      {t_pd_read:7.2f} s")
-        print(f"  Lake.read('SELECT * ...') -> pandas   {t_lake_read:7.2f} s")
-        print(f"  pandas weekly group-by (read+agg)     {t_pd_query:7.2f} s")
-        print(f"  Lake.read weekly group-by (DuckDB)    {t_lake_query:7.2f} s")
-        print(f"    ratio pandas / lake weekly query    {t_pd_query / t_lake_query:7.2f} x")
+        version = lake.version("messages")
+        t_as_of, old = best(lambda: lake.read(WEEKLY_SQL.format(source="messages_raw"), as_of=version - 1))
+        assert old["n"].sum() == n
+        line("same query --as-of the version before", t_as_of, t_duck_file)
 
-        # ---- small files vs compacted ----------------------------------------------------------------------
         small = Lake(root / "lake_small")
         for chunk in np.array_split(np.arange(n), args.batches):
             small.append("messages", frame.iloc[chunk])
         files_small = len(small.files("messages"))
-        t_small, r_small = timed(lambda: small.read(WEEKLY_SQL + " ORDER BY ALL"))
-        t_compact, result = timed(lambda: small.compact("messages"))
-        t_big, r_big = timed(lambda: small.read(WEEKLY_SQL + " ORDER BY ALL"))
+        query = WEEKLY_SQL.format(source="messages_raw")
+        t_small, r_small = best(lambda: small.read(query))
+        t_compact, result = timed(lambda: small.compact("messages", retention_hours=0))
+        t_big, r_big = best(lambda: small.read(query))
         pd.testing.assert_frame_equal(r_small, r_big)
-        print(f"small files ({args.batches} appends) vs compacted")
-        print(f"  weekly query over {files_small:5d} files          {t_small:7.2f} s")
-        print(f"  compact -> {result['messages'][1]} files                 {t_compact:7.2f} s")
-        print(f"  weekly query after compaction         {t_big:7.2f} s")
-        print(f"    ratio small / compacted             {t_small / t_big:7.2f} x  (results identical)")
+        print(f"small files ({args.batches} appends) vs optimize + vacuum")
+        line(f"weekly query over {files_small} files", t_small)
+        line(f"compact -> {result['messages'][1]} files", t_compact)
+        line("weekly query after compaction (identical result)", t_big, t_small)
+
+
+def _staged(root: Path, frame: pd.DataFrame, batches: int) -> int:
+    lake = Lake(root)
+    with lake.staged_append("messages") as staged:
+        for chunk in np.array_split(np.arange(len(frame)), batches):
+            staged.add(frame.iloc[chunk])
+    return staged.written
 
 
 if __name__ == "__main__":

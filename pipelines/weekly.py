@@ -7,8 +7,11 @@ Each task is one call into :mod:`sentiment.steps`; cache keys, task runners and 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 from prefect import flow, get_run_logger, task, unmapped
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from sentiment import orchestration
@@ -134,15 +137,33 @@ def report(settings: Settings, symbol: str, today: pd.Timestamp, synthetic: bool
     return str(path)
 
 
+@task(name="publish-report", cache_policy=NO_CACHE)
+def publish_report(settings: Settings, folder: str) -> None:
+    """The report's verdict, relations and link as Prefect artifacts (keys stable per symbol); index rewritten.
+
+    Not cached: a report served from the cache is published again, so every run leaves its findings in the UI.
+    """
+    made = report_step.report_artifacts_of(Path(folder))
+    create_markdown_artifact(made.markdown, key=made.keys["summary"], description=made.descriptions["summary"])
+    create_table_artifact(made.table, key=made.keys["relations"], description=made.descriptions["relations"])
+    create_link_artifact(
+        made.link, link_text=made.link_text, key=made.keys["link"], description=made.descriptions["link"]
+    )
+    report_step.write_index(settings.reports)
+
+
 @flow(name="model-and-report")
 def model_and_report(settings: Settings | None = None, synthetic: bool = False) -> list[str]:
-    """Lead-lag and walk-forward analyses and one report per symbol."""
+    """Lead-lag and walk-forward analyses and one report per symbol, each published as Prefect artifacts."""
     settings = settings or load_settings()
     today = _now().normalize()
     reports = orchestration.submit_per_symbol(
         report, orchestration.report_output, settings, today=today, synthetic=synthetic
     )
-    return [f.result() for f in reports]
+    folders = [f.result() for f in reports]
+    for folder in folders:
+        publish_report(settings, folder)
+    return folders
 
 
 # ---- the weekly pipeline ---------------------------------------------------------------------------------

@@ -78,12 +78,15 @@ def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_score_text_reads_stdin_lines(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """score-text prints one JSON object per input line with compound, label and lang."""
-    monkeypatch.setattr("sys.stdin", io.StringIO("this is great news\n要涨了\nterrible scam\nпривет всем\n"))
+    lines = "this is great news\n要涨了\nterrible scam\n안녕하세요 여러분\n"
+    lines += "harga naik terus, mantap banget\n\nterrible scam\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
     assert run_cli(["score-text"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["label"] for r in rows] == ["bullish", "bullish", "bearish", "unscored"]
-    assert [r["lang"] for r in rows] == ["en", "zh", "en", "other"]
-    assert rows[3]["compound"] is None and rows[0]["compound"] > 0
+    assert [r["text"] for r in rows] == lines.splitlines()  # one row per line, in order, repeats included
+    assert [r["label"] for r in rows] == ["bullish", "bullish", "bearish", "unscored", "bullish", "unscored", "bearish"]
+    assert [r["lang"] for r in rows] == ["en", "zh", "en", "ko", "id", "und", "en"]
+    assert rows[3]["compound"] is None and rows[0]["compound"] > 0 and rows[0]["scorer"] == "hybrid"
 
 
 def test_truncated_export_fails_cleanly_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

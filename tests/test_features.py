@@ -239,3 +239,24 @@ def test_token_mentions_never_coerce_the_mentions_list() -> None:
     frame["mentions"] = frame["mentions"].map(lambda v: None if v is None else np.array(v))
     out = weekly_community_features(frame, aliases=("MOON",), per_chat=False)
     assert out["token_mentions"].tolist()[:2] == [1, 3]
+
+
+def test_weekly_language_coverage() -> None:
+    """Per scope and week: the scored share of posts and the top languages by posts (joins and system rows are
+    not posts)."""
+    from sentiment.features import LANGUAGE_COLUMNS, weekly_language_coverage
+
+    frame = messages()
+    frame.loc[frame["message_id"] == "1", "lang"] = "und"  # the media post
+    frame.loc[frame["message_id"] == "9", "lang"] = "zh"
+    frame.loc[frame["message_id"] == "10", "lang"] = "zh"
+    out = weekly_language_coverage(frame)
+    assert list(out.columns) == ["scope", "week_start", *LANGUAGE_COLUMNS]
+    first = week(out, "all", "2024-01-01")  # a1 bullish, a2 media unscored, a1 bearish
+    assert first["scored_share"] == pytest.approx(2 / 3)
+    assert (first["lang_1"], first["lang_1_posts"], first["lang_2"], first["lang_2_posts"]) == ("en", 2, "und", 1)
+    assert first["lang_3"] is None and first["lang_3_posts"] == 0
+    second = week(out, "all", "2024-01-08")  # telegram neutral (en), two wechat posts (zh)
+    assert (second["lang_1"], second["lang_1_posts"], second["lang_2"], second["lang_2_posts"]) == ("zh", 2, "en", 1)
+    assert second["scored_share"] == 1.0
+    assert week(out, "wechat:w1", "2024-01-08")["lang_1"] == "zh"

@@ -57,10 +57,8 @@ def _check(name: str, data: bytes) -> None:
 
 
 @pytest.mark.parametrize("name", ["telegram_single_chat.json", "memotrace_group.csv"])
-def test_corrupted_export_parses_or_fails_cleanly(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corrupted_export_parses_or_fails_cleanly(name: str) -> None:
     """It parses a corrupted export or raises ParseError/EncodingError naming the file, writing nothing."""
-    # Durability is not under test here; skipping fsync keeps 60 examples fast on a slow disk.
-    monkeypatch.setattr("sentiment.lake.os.fsync", lambda fd: None)
     original = (FIXTURES / name).read_bytes()
 
     @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)

@@ -1,4 +1,4 @@
-"""The lake: atomic, idempotent appends; Hive layout readable by DuckDB, pyarrow and pandas."""
+"""The lake: Delta tables with idempotent appends, readable by DuckDB, pyarrow and pandas through deltalake."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import multiprocessing as mp
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 import pytest
 
 from sentiment.errors import LakeError, SchemaMismatchError
@@ -95,28 +93,34 @@ def test_messages_dedupe_across_months_of_a_chat(tmp_path: Path) -> None:
     assert lake.count("messages") == 4
 
 
-def test_hive_layout_round_trips_in_every_reader(tmp_path: Path) -> None:
-    """DuckDB, pyarrow datasets and pandas read the same rows, symbol decoded back to VIRTUAL/USDT."""
+def test_delta_tables_round_trip_in_every_reader(tmp_path: Path) -> None:
+    """DuckDB (the lake's views), pyarrow and pandas (through deltalake) read the same rows, symbol intact."""
+    from deltalake import DeltaTable
+
     lake = Lake(tmp_path)
     lake.append("prices", _prices(["2024-01-01", "2024-01-02"]))
     lake.append("prices", _prices(["2024-01-01"], symbol="BTC/USDT"))
-    files = lake.files("prices")
-    assert any("symbol=VIRTUAL%2FUSDT" in str(f) for f in files)
+    assert (tmp_path / "prices" / "_delta_log").is_dir()
     duck = lake.read("SELECT symbol, count(*) AS n FROM prices GROUP BY 1 ORDER BY 1")
     assert duck.to_dict("records") == [{"symbol": "BTC/USDT", "n": 1}, {"symbol": "VIRTUAL/USDT", "n": 2}]
-    arrow = ds.dataset(tmp_path / "prices", partitioning="hive").to_table()
+    arrow = DeltaTable(tmp_path / "prices").to_pyarrow_dataset().to_table()
     assert sorted(set(arrow.column("symbol").to_pylist())) == ["BTC/USDT", "VIRTUAL/USDT"]
-    assert len(pd.read_parquet(tmp_path / "prices")) == 3
+    assert len(DeltaTable(tmp_path / "prices").to_pandas()) == 3
+    assert lake.versions(["prices", "weekly"]) == {"prices": 2, "weekly": None}
 
 
-def test_schema_version_and_descriptions_are_in_the_files(tmp_path: Path) -> None:
-    """Every file carries the table name, schema version and column descriptions."""
+def test_schema_version_and_descriptions_are_in_the_table(tmp_path: Path) -> None:
+    """The Delta metadata names the table and schema version; columns carry their descriptions; commits the
+    schema version they were written with."""
     lake = Lake(tmp_path)
     lake.append("prices", _prices(["2024-01-01"]))
-    schema = pq.read_schema(lake.files("prices")[0])
-    assert schema.metadata[b"sentiment.table"] == b"prices"
-    assert schema.metadata[b"sentiment.schema_version"] == b"1"
-    assert b"description" in schema.field("close").metadata
+    dt = lake.snapshot("prices")
+    assert dt is not None
+    assert dt.metadata().name == "prices" and "schema version 1" in dt.metadata().description
+    assert dt.metadata().partition_columns == ["exchange", "symbol", "timeframe"]
+    close = next(f for f in dt.schema().fields if f.name == "close")
+    assert close.metadata["description"] == "Last trade price."
+    assert lake.history("prices")[0]["sentiment.schema_version"] == "1"
 
 
 def test_bad_frame_writes_nothing(tmp_path: Path) -> None:
@@ -193,8 +197,8 @@ def test_compact_merges_small_files_without_changing_results(tmp_path: Path) -> 
     assert {t: result[t] for t in expected} == expected
     pd.testing.assert_frame_equal(lake.read(sql), before)
     pd.testing.assert_frame_equal(lake.read("SELECT * FROM messages ORDER BY message_id"), messages)
-    assert pq.read_schema(lake.files("prices")[0]).metadata[b"sentiment.schema_version"] == b"1"
     assert lake.append("prices", _prices(["2024-01-05"])) == 0
+    assert lake.count("prices", as_of=lake.version("prices") - 1) == 40  # the version before compaction reads
 
 
 def test_a_table_declared_only_in_schemas_gets_a_view_and_writes(
@@ -215,28 +219,18 @@ def test_a_table_declared_only_in_schemas_gets_a_view_and_writes(
     assert lake.read("SELECT sum(n) AS s FROM extra")["s"].iloc[0] == 6
 
 
-def test_hash_collisions_never_drop_a_new_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Even if every key hashed alike, only keys really stored are skipped (hits are confirmed exactly)."""
-    import numpy as np
+def test_a_table_written_before_a_column_was_declared_reads_nulls_then_gains_it(tmp_path: Path) -> None:
+    """A column added to the schema after the table was written shows as NULL for old rows, and the next write
+    adds it to the Delta schema (schema merge) instead of failing."""
+    from deltalake import write_deltalake
 
-    from sentiment import lake as lake_module
+    from sentiment import schemas
 
-    monkeypatch.setattr(lake_module, "_hash64", lambda strings: np.zeros(len(strings), dtype=np.uint64))
+    old = schemas.conform(_prices(["2024-01-01"]), "prices").drop_columns(["fetched_at"])
+    write_deltalake(tmp_path / "prices", old, partition_by=list(schemas.PARTITIONS["prices"]))
     lake = Lake(tmp_path)
-    assert lake.append("prices", _prices(["2024-01-01", "2024-01-02"])) == 2
-    assert lake.append("prices", _prices(["2024-01-02", "2024-01-03", "2024-01-04"])) == 2
-    assert lake.count("prices") == 4
-
-
-def test_files_from_an_older_schema_read_with_nulls_for_new_columns(tmp_path: Path) -> None:
-    """A column added to the schema after files were written shows as NULL for those rows, not an error."""
-    lake = Lake(tmp_path)
-    lake.append("prices", _prices(["2024-01-01"]))
-    old = lake.files("prices")[0]
-    table = pq.read_table(old)
-    pq.write_table(table.drop_columns(["fetched_at"]), old)  # as written before fetched_at existed
     assert lake.read("SELECT count(fetched_at) AS n FROM prices")["n"].tolist() == [0]
-    lake.append("prices", _prices(["2024-01-02"]))
+    assert lake.append("prices", _prices(["2024-01-01", "2024-01-02"])) == 1
     frame = lake.read("SELECT ts, fetched_at FROM prices ORDER BY ts")
     assert len(frame) == 2
     assert pd.isna(frame["fetched_at"].iloc[0]) and not pd.isna(frame["fetched_at"].iloc[1])

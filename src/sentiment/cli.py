@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
@@ -67,8 +66,15 @@ def _now() -> pd.Timestamp:
 
 
 # Options shared by several commands, declared once.
-ScorerOption = Annotated[str | None, typer.Option(help="lexicon | vader | trained [default lexicon].")]
+ScorerOption = Annotated[str | None, typer.Option(help="hybrid | lexicon | vader | trained [default hybrid].")]
 SkipBadRecordsOption = Annotated[bool, typer.Option(help="Store bad records in the rejects table instead of failing.")]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Read the tables as they were: a version (every table read), table=version,..., a report's "
+        "metrics.json (the versions it recorded) or a time (ISO, UTC unless given)."
+    ),
+]
 RedactOption = Annotated[bool, typer.Option(help="Mask phone numbers, e-mails and wallet addresses in message text.")]
 
 
@@ -121,24 +127,31 @@ def ingest_chat(
 @app.command("score-text")
 def score_text(
     ctx: typer.Context,
-    scorer: Annotated[str | None, typer.Option(help="lexicon | vader | trained [default: settings, lexicon].")] = None,
+    scorer: Annotated[
+        str | None, typer.Option(help="hybrid | lexicon | vader | trained [default: settings, hybrid].")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes for big inputs (default: CPU count).")] = None,
+    show_stats: Annotated[
+        bool, typer.Option("--stats", help="Print lines, distinct texts and worker CPU to stderr.")
+    ] = False,
 ) -> None:
-    """Score one message per stdin line; print one JSON object per line (compound, label, lang, ...)."""
+    """Score one message per stdin line; print one JSON object per line (compound, label, lang, ...), in order."""
     from sentiment.scoring.factory import make_facts, make_scorer
+    from sentiment.scoring.stream import score_lines
 
     settings = ctx.obj.settings(scorer=scorer) if ctx.obj else load_settings(scorer=scorer)
-    chosen = make_scorer(settings)
-    facts = make_facts(settings)
-    for line in sys.stdin:
-        text = line.rstrip("\n")
-        result = chosen.score_one(text)
-        mentions, is_question, has_link = facts.of(text)
-        row = {"text": text, **result, "scorer": chosen.name, "mentions": mentions}
-        row.update(is_question=is_question, has_link=has_link)
-        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    stats = score_lines(sys.stdin, make_scorer(settings), make_facts(settings), sys.stdout, workers=workers)
+    if show_stats:
+        err.print(
+            f"{stats.lines} lines, {stats.rendered} distinct texts scored, {stats.workers} worker processes "
+            f"using {stats.worker_cpu_s:.1f} CPU s"
+        )
 
 
-TextColOption = Annotated[str, typer.Option(help="Column holding the text.")]
+TextColOption = Annotated[
+    str | None, typer.Option(help="Column holding the text (default: text, message, content, review or sentence).")
+]
+LabelColOption = Annotated[str | None, typer.Option(help="Column holding the gold label (default: label, sentiment).")]
 LabelMapOption = Annotated[
     str | None, typer.Option(help="FILE_LABEL=bullish|bearish|neutral,... (positive/negative are mapped already).")
 ]
@@ -147,62 +160,86 @@ LabelMapOption = Annotated[
 @app.command("eval")
 def eval_scorer(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV of labelled texts.")],
-    text_col: TextColOption = "text",
-    label_col: Annotated[str, typer.Option(help="Column holding the gold label.")] = "label",
+    files: Annotated[
+        list[Path], typer.Argument(help="CSV (or header-less text<TAB>label TSV) files of labelled texts.")
+    ],
+    text_col: TextColOption = None,
+    label_col: LabelColOption = None,
     label_map: LabelMapOption = None,
     cv: Annotated[
         bool, typer.Option(help="Also cross-validate the trainable model on FILE (default: when one is trained).")
     ] = False,
+    scorer: ScorerOption = None,
 ) -> None:
-    """Accuracy, macro-F1 and confusion matrices: this project's scorer vs vanilla VADER (and the trained recipe)."""
-    from sentiment.scoring.evaluate import confusion, vanilla_vader_labels
-    from sentiment.scoring.factory import model_path
+    """Accuracy and macro-F1, per file and per detected language: this project's scorer vs vanilla VADER."""
+    from sentiment.scoring import LexiconScorer, analyse_texts
+    from sentiment.scoring.evaluate import confusion, scores_of, vanilla_vader_labels
+    from sentiment.scoring.factory import make_scorer, model_path
 
-    settings = ctx.obj.settings()
-    texts, gold = _labelled(file, text_col, label_col, label_map)
-    from sentiment.scoring import LexiconScorer
-
-    results = {
-        "lexicon": [r["label"] for r in LexiconScorer().score_many(texts)],
-        "vanilla VADER": vanilla_vader_labels(texts),
-    }
+    settings = ctx.obj.settings(scorer=scorer)
+    chosen = make_scorer(settings)
     trained = model_path(settings.lake)
-    if cv or trained.is_file():
-        from sentiment.scoring.trained import CV_FOLDS, cross_validate
+    overall = Table("set", "rows", chosen.name, "vanilla VADER", title="macro-F1 per set")
+    for file in files:
+        texts, gold = _labelled(file, text_col, label_col, label_map)
+        scored = analyse_texts(pd.Series(texts, dtype=object), chosen, workers=1)
+        results = {chosen.name: scored["label"].tolist()}
+        if chosen.name != "lexicon":
+            results["lexicon"] = [r["label"] for r in LexiconScorer().score_many(texts)]
+        results["vanilla VADER"] = vanilla_vader_labels(texts)
+        if cv or trained.is_file():
+            from sentiment.scoring.trained import CV_FOLDS, cross_validate
 
-        results[f"trained recipe ({CV_FOLDS}-fold CV on FILE)"] = cross_validate(texts, gold)
-    summary = Table("scorer", "accuracy", "macro-F1", title=f"{file.name}: {len(gold)} rows")
-    from sentiment.scoring.evaluate import scores_of
-
-    for name, predicted in results.items():
-        sc = scores_of(gold, predicted)
-        summary.add_row(name, f"{sc['accuracy']:.3f}", f"{sc['macro_f1']:.3f}")
-    out.print(summary)
-    if trained.is_file():
-        from sentiment.scoring.trained import load_card
-
-        card = load_card(trained)
-        cvs = card.get("cv", {})
-        out.print(
-            f"stored model {trained}: trained on {card.get('rows')} rows, its own {card.get('cv_folds')}-fold CV "
-            f"accuracy {cvs.get('accuracy')}, macro-F1 {cvs.get('macro_f1')}"
+            results[f"trained recipe ({CV_FOLDS}-fold CV on FILE)"] = cross_validate(texts, gold)
+        summary = Table("scorer", "accuracy", "macro-F1", title=f"{file.name}: {len(gold)} rows")
+        for name, predicted in results.items():
+            sc = scores_of(gold, predicted)
+            summary.add_row(name, f"{sc['accuracy']:.3f}", f"{sc['macro_f1']:.3f}")
+        out.print(summary)
+        by_lang = Table("lang", "rows", f"{chosen.name} macro-F1", "vanilla VADER macro-F1", title="per language")
+        langs = scored["lang"].to_numpy()
+        for lang, n in scored["lang"].value_counts().items():
+            rows = [i for i, x in enumerate(langs) if x == lang]
+            sub_gold = [gold[i] for i in rows]
+            ours = scores_of(sub_gold, [results[chosen.name][i] for i in rows])["macro_f1"]
+            vader = scores_of(sub_gold, [results["vanilla VADER"][i] for i in rows])["macro_f1"]
+            by_lang.add_row(str(lang), str(n), f"{ours:.3f}", f"{vader:.3f}")
+        out.print(by_lang)
+        overall.add_row(
+            file.name,
+            str(len(gold)),
+            f"{scores_of(gold, results[chosen.name])['macro_f1']:.3f}",
+            f"{scores_of(gold, results['vanilla VADER'])['macro_f1']:.3f}",
         )
-    for name, predicted in results.items():
-        matrix = confusion(gold, predicted)
-        table = Table("gold \\ predicted", *[str(c) for c in matrix.columns], title=f"confusion: {name}")
-        for label, row in matrix.iterrows():
-            table.add_row(str(label), *[str(int(v)) for v in row])
-        out.print(table)
+        if trained.is_file():
+            from sentiment.scoring.trained import load_card
+
+            card = load_card(trained)
+            cvs = card.get("cv", {})
+            out.print(
+                f"stored model {trained}: trained on {card.get('rows')} rows, its own {card.get('cv_folds')}-fold CV "
+                f"accuracy {cvs.get('accuracy')}, macro-F1 {cvs.get('macro_f1')}"
+            )
+        for name, predicted in results.items():
+            matrix = confusion(gold, predicted)
+            table = Table("gold \\ predicted", *[str(c) for c in matrix.columns], title=f"confusion: {name}")
+            for label, row in matrix.iterrows():
+                table.add_row(str(label), *[str(int(v)) for v in row])
+            out.print(table)
+    if len(files) > 1:
+        out.print(overall)
 
 
 @app.command("train")
 def train(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV of your own labelled messages.")],
-    text_col: TextColOption = "text",
-    label_col: Annotated[str, typer.Option(help="Column holding the label.")] = "label",
+    text_col: TextColOption = None,
+    label_col: LabelColOption = None,
     label_map: LabelMapOption = None,
+    warm_start: Annotated[
+        bool, typer.Option(help="Add the shipped hybrid scorer's probabilities as features (needs fewer labels).")
+    ] = False,
 ) -> None:
     """Fit TF-IDF + logistic regression on labelled messages; store it in the lake for --scorer trained."""
     from sentiment.scoring.factory import model_path
@@ -210,7 +247,7 @@ def train(
 
     settings = ctx.obj.settings()
     texts, gold = _labelled(file, text_col, label_col, label_map)
-    model, card = fit_model(texts, gold)
+    model, card = fit_model(texts, gold, warm_start=warm_start)
     path = model_path(settings.lake)
     save_model(model, {**card, "source": file.name}, path)
     cvs = card["cv"]
@@ -221,19 +258,32 @@ def train(
     print(path)
 
 
-def _labelled(file: Path, text_col: str, label_col: str, label_map: str | None) -> tuple[list[str], list[str]]:
+_TEXT_COLS = ("text", "message", "content", "review", "sentence")
+_LABEL_COLS = ("label", "sentiment")
+
+
+def _labelled(
+    file: Path, text_col: str | None, label_col: str | None, label_map: str | None
+) -> tuple[list[str], list[str]]:
     from sentiment.errors import InputError
     from sentiment.scoring.evaluate import map_labels, parse_label_map
 
     if not file.is_file():
         raise InputError(file, "no such file")
+    tsv = file.suffix.lower() == ".tsv"
     try:
-        frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(file, dtype=str, keep_default_na=False, sep="\t" if tsv else ",", quoting=3 if tsv else 0)
+        if tsv and len(frame.columns) == 2 and not {text_col, label_col, *_TEXT_COLS} & set(frame.columns):
+            # A header-less text<TAB>label file (the IndoNLU layout).
+            frame = pd.read_csv(file, dtype=str, keep_default_na=False, sep="\t", quoting=3, header=None)
+            frame.columns = ["text", "label"]
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(file, f"not a readable CSV: {exc}") from exc
+    text_col = text_col or next((c for c in _TEXT_COLS if c in frame.columns), "text")
+    label_col = label_col or next((c for c in _LABEL_COLS if c in frame.columns), "label")
     missing = [c for c in (text_col, label_col) if c not in frame.columns]
     if missing:
-        raise InputError(file, f"no column {', '.join(missing)} (columns: {', '.join(frame.columns)})")
+        raise InputError(file, f"no column {', '.join(missing)} (columns: {', '.join(map(str, frame.columns))})")
     gold = map_labels(frame[label_col], parse_label_map(label_map), source=str(file))
     return frame[text_col].tolist(), gold
 
@@ -412,19 +462,22 @@ def query(
     ],
     format: Annotated[str, typer.Option("--format", help="table | csv | json | parquet (needs --out)")] = "table",
     out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    as_of: AsOfOption = None,
 ) -> None:
-    """Query the lake with DuckDB."""
-    from sentiment.lake import Lake
+    """Query the lake with DuckDB (as it is, or as it was with --as-of)."""
+    from sentiment.lake import Lake, parse_as_of
+
+    when = None if as_of is None else parse_as_of(as_of)
 
     if format not in {"table", "csv", "json", "parquet"}:
         raise click.BadParameter("must be table, csv, json or parquet", param_hint="--format")
     if format == "parquet":
         if out_file is None:
             raise click.BadParameter("--format parquet writes a file: give --out FILE", param_hint="--out")
-        rows = Lake(ctx.obj.settings().lake).copy_to_parquet(sql, out_file)
+        rows = Lake(ctx.obj.settings().lake).copy_to_parquet(sql, out_file, as_of=when)
         err.print(f"{rows} rows written to {out_file}")
         return
-    frame = Lake(ctx.obj.settings().lake).read(sql)
+    frame = Lake(ctx.obj.settings().lake).read(sql, as_of=when)
     text = _render(frame, format)
     if out_file:
         out_file.write_text(text, encoding="utf-8")
@@ -438,12 +491,50 @@ def query(
 def compact(
     ctx: typer.Context,
     table: Annotated[str | None, typer.Option(help="Only this table (default: every table).")] = None,
+    retain_hours: Annotated[
+        int, typer.Option(help="Keep the files of every version younger than this (time travel window).")
+    ] = 168,
 ) -> None:
-    """Merge each partition's small files into one, crash-safely; query results do not change."""
+    """Optimize each table (merge small files) and vacuum files older than the retention; results do not change."""
     from sentiment.steps import compact as compact_step
 
-    for name, (before, after) in compact_step.compact_lake(ctx.obj.settings(), table).items():
+    for name, (before, after) in compact_step.compact_lake(ctx.obj.settings(), table, retain_hours).items():
         out.print(f"{name}: {before} files -> {after}")
+
+
+@app.command("migrate")
+def migrate(ctx: typer.Context) -> None:
+    """Convert a lake written before the Delta format in place (every row kept once, the pseudonym key kept)."""
+    from sentiment.lake import Lake
+
+    lake = Lake(ctx.obj.settings().lake)
+    done = lake.migrate()
+    if not done:
+        out.print("nothing to migrate: every table is a Delta table")
+    for name, rows in done.items():
+        out.print(f"{name}: {rows} rows -> Delta table version {lake.version(name)}")
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    symbol: Annotated[str, typer.Option(help="Token symbol whose weekly table is reported (e.g. VIRTUAL/USDT).")],
+    as_of: AsOfOption = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default <reports>/<today>_<symbol>).")
+    ] = None,
+    synthetic: Annotated[bool, typer.Option(help="Mark the report as made from synthetic data.")] = False,
+) -> None:
+    """Rebuild one symbol's report from the lake (as it is, or as it was with --as-of); prints its folder."""
+    from sentiment.lake import parse_as_of
+    from sentiment.steps import report as report_step
+
+    settings = ctx.obj.settings()
+    when = None if as_of is None else parse_as_of(as_of)
+    path = report_step.analyse_and_report(
+        settings, symbol, today=_now().normalize(), synthetic=synthetic, as_of=when, out=out_dir
+    )
+    print(path)
 
 
 def _render(frame: pd.DataFrame, fmt: str) -> str:

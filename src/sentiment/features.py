@@ -13,10 +13,12 @@ from sentiment.weeks import week_start
 __all__ = [
     "ANOMALY_WINDOW",
     "FEATURE_COLUMNS",
+    "LANGUAGE_COLUMNS",
     "count_token_mentions",
     "engagement_class",
     "token_mention_counts",
     "weekly_community_features",
+    "weekly_language_coverage",
 ]
 
 POSTING_KINDS = ("message", "media")
@@ -288,3 +290,43 @@ def _empty() -> pd.DataFrame:
     for col in _BOOL_COLUMNS:
         out[col] = pd.Series(dtype="bool")
     return out[_OUTPUT_COLUMNS]
+
+
+# issue 12: language coverage of the mood, per scope and week (new columns of the weekly table, appended)
+TOP_LANGS = 3
+LANGUAGE_COLUMNS = [
+    "scored_share",
+    *[c for i in range(1, TOP_LANGS + 1) for c in (f"lang_{i}", f"lang_{i}_posts")],
+]
+
+
+def weekly_language_coverage(messages: pd.DataFrame, *, week_starts_on: str = "monday") -> pd.DataFrame:
+    """Per (scope, week_start), scope "all" and each "platform:chat_id": the share of posts with a usable mood
+    score (``scored_share``), and the week's most written languages (``lang`` of the scores) with their post
+    counts (``lang_1``/``lang_1_posts`` the most, ties by code). Only weeks with posts have a row."""
+    cols = ["scope", "week_start", *LANGUAGE_COLUMNS]
+    posts = messages[messages["kind"].isin(POSTING_KINDS)] if "kind" in messages else messages.iloc[0:0]
+    if posts.empty:
+        return pd.DataFrame(columns=cols)
+    label = posts["label"].astype("string") if "label" in posts else pd.Series(pd.NA, index=posts.index)
+    lang = posts["lang"].astype("string") if "lang" in posts else pd.Series(pd.NA, index=posts.index)
+    frame = pd.DataFrame(
+        {
+            "scope": (posts["platform"].astype(str) + ":" + posts["chat_id"].astype(str)).to_numpy(),
+            "week_start": week_start(posts["ts"], week_starts_on).to_numpy(),
+            "scored": (label.notna() & (label != "unscored")).to_numpy(dtype=bool),
+            "lang": lang.fillna("und").to_numpy(dtype=object),
+        }
+    )
+    frame = pd.concat([frame.assign(scope="all"), frame], ignore_index=True)
+    keys = ["scope", "week_start"]
+    out = frame.groupby(keys, sort=True)["scored"].mean().rename("scored_share").reset_index()
+    counts = frame.groupby([*keys, "lang"]).size().rename("posts").reset_index()
+    counts = counts.sort_values([*keys, "posts", "lang"], ascending=[True, True, False, True], kind="mergesort")
+    counts["rank"] = counts.groupby(keys).cumcount() + 1
+    for i in range(1, TOP_LANGS + 1):
+        top = counts[counts["rank"] == i].rename(columns={"lang": f"lang_{i}", "posts": f"lang_{i}_posts"})
+        out = out.merge(top[[*keys, f"lang_{i}", f"lang_{i}_posts"]], on=keys, how="left")
+        out[f"lang_{i}_posts"] = out[f"lang_{i}_posts"].fillna(0).astype("int64")
+        out[f"lang_{i}"] = out[f"lang_{i}"].astype(object).where(out[f"lang_{i}"].notna(), None)
+    return out[cols]

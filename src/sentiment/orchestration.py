@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sentiment.errors import OrchestrationError
-from sentiment.lake import PARTITIONS, Lake
+from sentiment.lake import PARTITIONS, Lake, is_uri
 from sentiment.settings import Settings
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def chat_file_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> 
     return _digest(
         context.task.name,
         export_fingerprint(settings, None if paths is None else [Path(p) for p in paths]),
-        str(Path(settings.lake).resolve()) if not lake.remote else str(settings.lake),
+        _lake_id(settings),
         _stat(lake.key_path),
         settings.platform,
         settings.tz,
@@ -124,37 +124,50 @@ def chat_file_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> 
 
 
 def partition_cache_key(ignore: Sequence[str] = ("now",), **tables: Sequence[str]) -> CacheKeyFn:
-    """A ``cache_key_fn`` keyed on the lake partitions a task reads, so unchanged work is skipped.
+    """A ``cache_key_fn`` keyed on the Delta state of the lake partitions a task reads, so unchanged work is skipped.
 
     ``tables`` maps a table to the leading partition columns the task pins, each taken from the task's parameter
     of that name or else from its settings (``messages=("platform", "chat_id")``, ``prices=("exchange",)``).
     The key hashes the task name, its scalar parameters (not ``ignore``, nor frames: those derive from the lake),
-    the settings that shape the result, and every (file, size, mtime) in those partitions. Outputs are not in
-    the key (writing them would invalidate it): :func:`submit_per_symbol` recomputes when an output is missing.
+    the settings that shape the result, and per table: its Delta version when nothing is pinned, else the data
+    files the current version lists in the pinned partition (names from the Delta log: immutable, unique per
+    write, so a commit elsewhere in the table leaves the key alone; nothing is stat'ed, local or S3). Outputs are
+    not in the key (writing them would invalidate it): :func:`submit_per_symbol` recomputes when one is missing.
     """
 
     def key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
         settings: Settings = parameters["settings"]
         lake = Lake(settings.lake)
-        listing: list[object] = [str(Path(settings.lake).resolve())]
+        state: list[object] = [_lake_id(settings)]
         for table, columns in tables.items():
             values = tuple(str(_pinned(column, parameters, settings)) for column in columns)
             if tuple(PARTITIONS[table][: len(values)]) != tuple(columns):
                 raise OrchestrationError(f"{table} is partitioned by {PARTITIONS[table]}, not {tuple(columns)}")
-            root = lake.table_dir(table)
-            listing.append([table, [(str(f.relative_to(root)), _stat(f)) for f in lake.partition_files(table, values)]])
+            if values:
+                root = str(lake.table_dir(table)).rstrip("/") + "/"
+                files = [str(f).removeprefix(root) for f in lake.partition_files(table, values)]
+                state.append([table, files])
+            else:
+                state.append([table, lake.version(table)])
         scalars = {
             name: _scalar(value)
             for name, value in sorted(parameters.items())
             if name not in ignore and name != "settings" and _scalar(value) is not None
         }
-        return _digest(context.task.name, scalars, _settings_fingerprint(settings), listing, code_fingerprint())
+        return _digest(context.task.name, scalars, _settings_fingerprint(settings), state, code_fingerprint())
 
     return key
 
 
+def _lake_id(settings: Settings) -> str:
+    return str(settings.lake) if is_uri(settings.lake) else str(Path(settings.lake).resolve())
+
+
 def submit_per_symbol(
-    task: Task[..., Any], outputs: Callable[[Mapping[str, Any]], Sequence[Path]], settings: Settings, **kwargs: Any
+    task: Task[..., Any],
+    outputs: Callable[[Mapping[str, Any]], Sequence[Path] | Sequence[str]],
+    settings: Settings,
+    **kwargs: Any,
 ) -> list[PrefectFuture[Any]]:
     """Submit ``task(settings=..., symbol=..., **kwargs)`` once per report symbol.
 
@@ -164,9 +177,14 @@ def submit_per_symbol(
     for symbol in settings.symbols:
         parameters = {"settings": settings, "symbol": symbol, **kwargs}
         produced = outputs(parameters)
-        missing = not produced or not all(Path(p).exists() for p in produced)
+        missing = not produced or not all(_exists(p) for p in produced)
         futures.append((task.with_options(refresh_cache=True) if missing else task).submit(**parameters))
     return futures
+
+
+def _exists(path: Path | str) -> bool:
+    """A local output exists on disk; a lake file named by a URI exists because the Delta log lists it."""
+    return True if is_uri(path) else Path(path).exists()
 
 
 @functools.cache
@@ -175,7 +193,7 @@ def code_fingerprint() -> str:
     invalidates every cached task result instead of serving results computed by older code."""
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in {".py", ".tsv", ".json"}):
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in {".py", ".tsv", ".json", ".npz"}):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -213,8 +231,9 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()
 
 
-def weekly_output(parameters: Mapping[str, Any]) -> list[Path]:
-    """The ``weekly`` partition files of the task's ``symbol`` (for :func:`submit_per_symbol`)."""
+def weekly_output(parameters: Mapping[str, Any]) -> list[Path] | list[str]:
+    """The ``weekly`` partition files of the task's ``symbol`` in the current version (for
+    :func:`submit_per_symbol`)."""
     settings: Settings = parameters["settings"]
     return Lake(settings.lake).partition_files("weekly", (str(parameters["symbol"]),))
 

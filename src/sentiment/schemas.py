@@ -16,6 +16,7 @@ from sentiment.errors import SchemaMismatchError
 __all__ = [
     "KEYS",
     "MESSAGE_KINDS",
+    "PARTITIONS",
     "SCHEMA_VERSION",
     "TABLES",
     "Column",
@@ -81,8 +82,14 @@ _SCORES = (
     Column("pos", pa.float64(), "Positive share of the text; null when unscored."),
     Column("neu", pa.float64(), "Neutral share of the text; null when unscored."),
     Column("neg", pa.float64(), "Negative share of the text; null when unscored."),
-    Column("label", pa.string(), "bullish (compound >= 0.05) | bearish (<= -0.05) | neutral | unscored.", False),
-    Column("lang", pa.string(), "Detected script/language: en, zh, other, none.", False),
+    Column(
+        "label",
+        pa.string(),
+        "bullish (compound >= 0.05) | bearish (<= -0.05) | neutral | unscored; the hybrid scorer's learned models "
+        "give their most probable class on news-like English and on Indonesian.",
+        False,
+    ),
+    Column("lang", pa.string(), "Detected language, ISO 639-1 (en, zh, ar, ...); und: the text has no letters.", False),
     Column("scorer", pa.string(), "Name of the scorer that produced the row.", False),
     Column("scorer_version", pa.string(), "Version of that scorer; rows of older versions are rescored.", False),
     Column("scored_at", UTC_TS, "When the row was scored, UTC."),
@@ -157,6 +164,14 @@ _WEEKLY = (
     Column("joins_z", pa.float64(), "z-score of joins vs the trailing 8 weeks (this week excluded)."),
     Column("new_authors_z", pa.float64(), "z-score of new_authors vs the trailing 8 weeks (this week excluded)."),
     Column("spike_flag", pa.bool_(), "Coordinated-spike candidate: new_authors_z > 2 and messages_z > 2."),
+    # issue 12: language coverage of the mood (appended)
+    Column("scored_share", pa.float64(), "Share of posts with a usable mood score (null in weeks without posts)."),
+    Column("lang_1", pa.string(), "The week's most written language (ISO 639-1, und: no letters)."),
+    Column("lang_1_posts", pa.int64(), "Posts in lang_1."),
+    Column("lang_2", pa.string(), "The week's second language (null when fewer)."),
+    Column("lang_2_posts", pa.int64(), "Posts in lang_2 (0 when none)."),
+    Column("lang_3", pa.string(), "The week's third language (null when fewer)."),
+    Column("lang_3_posts", pa.int64(), "Posts in lang_3 (0 when none)."),
 )
 
 _RUNS = (
@@ -197,6 +212,19 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Partition columns of each Delta table, outermost first (a table absent here is stored unpartitioned). Chosen for
+# the queries people run: one chat's messages (scoring), one symbol's prices or weekly rows (build, report); time
+# ranges are pruned by the per-file min/max statistics Delta keeps, so no month folders are needed.
+PARTITIONS: dict[str, tuple[str, ...]] = {
+    "messages": ("platform", "chat_id"),
+    "scores": ("platform",),
+    "prices": ("exchange", "symbol", "timeframe"),
+    "weekly": ("symbol",),
+    "runs": ("step",),
+    "rejects": ("platform",),
+}
+
+
 def schema(table: str) -> pa.Schema:
     """The Arrow schema of ``table``, with descriptions and the schema version as metadata."""
     cols = TABLES[table]
@@ -232,7 +260,9 @@ def data_dictionary_markdown() -> str:
     """The data dictionary as Markdown tables, generated from the declarations above (README embeds it)."""
     out: list[str] = []
     for name, cols in TABLES.items():
-        out.append(f"### `{name}` (key: {', '.join(KEYS[name])})\n")
+        parts = PARTITIONS.get(name, ())
+        where = f"; partitioned by {', '.join(parts)}" if parts else ""
+        out.append(f"### `{name}` (key: {', '.join(KEYS[name])}{where})\n")
         out.append("| column | type | null | meaning |\n|---|---|---|---|")
         for c in cols:
             out.append(f"| `{c.name}` | {c.type} | {'yes' if c.nullable else 'no'} | {c.description} |")

@@ -66,8 +66,10 @@ class Settings(BaseSettings):
     n_boot: int = Field(2000, ge=100, description="Bootstrap resamples for confidence intervals.")
     alpha: float = Field(0.05, gt=0, lt=1, description="False discovery rate for Benjamini-Hochberg.")
     seed: int = Field(0, description="Seed of every random draw in the analysis.")
-    scorer: Literal["lexicon", "vader", "trained"] = Field(
-        "lexicon", description="Sentiment scorer: lexicon (VADER + crypto + Chinese), vader, or trained (lake model)."
+    scorer: Literal["hybrid", "lexicon", "vader", "trained"] = Field(
+        "hybrid",
+        description="Sentiment scorer: hybrid (lexicons of 10 languages + shipped learned models), lexicon "
+        "(VADER + crypto + Chinese), vader, or trained (lake model).",
     )
     aliases: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {"VIRTUAL/USDT": ("VIRTUAL", "$VIRTUAL", "virtuals")},

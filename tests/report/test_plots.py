@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sentiment.report.plots import leadlag_png, predictions_png, timeline_png
+from sentiment.report.plots import heatmap_png, leadlag_png, predictions_png, scatter_png, timeline_png
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -38,5 +38,9 @@ def test_figures_are_png_bytes() -> None:
         timeline_png(weekly.iloc[0:0], "X/USDT"),
         leadlag_png(relations.iloc[0:0]),
         predictions_png(None),
+        heatmap_png(relations.assign(n=[30, 30, 3, 30], significant=[True, False, False, False]), min_n=26),
+        scatter_png(weekly, "messages", 1, "mean_compound"),
+        scatter_png(weekly.head(2), "messages", 1, "mean_compound"),
+        scatter_png(weekly, "absent", 1, "mean_compound"),
     ):
         assert png.startswith(PNG) and len(png) > 1000

@@ -11,34 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sentiment.analysis import LAG_CONVENTION, lead_lag, walk_forward
+from sentiment.analysis import LAG_CONVENTION, lead_lag
 from sentiment.report.render import METRICS_KEYS, json_safe, write_report
-
-
-@pytest.fixture(scope="module")
-def inputs() -> dict[str, object]:
-    rng = np.random.default_rng(0)
-    n = 60
-    messages = rng.poisson(50, size=n).astype(float)
-    mood = rng.normal(0.1, 0.05, size=n)
-    ret = 0.05 * rng.normal(size=n)
-    ret[1:] += 0.002 * (messages[:-1] - 50)
-    weekly = pd.DataFrame(
-        {
-            "symbol": "VIRTUAL/USDT",
-            "scope": "all",
-            "week_start": pd.date_range("2024-01-01", periods=n, freq="7D", tz="UTC"),
-            "messages": messages,
-            "mean_compound": mood,
-            "flat": 1.0,  # a constant feature: NaN estimates must come out as null
-            "close": np.exp(np.cumsum(ret)),
-            "log_return": ret,
-        }
-    )
-    weekly["next_log_return"] = weekly["log_return"].shift(-1)
-    relations = lead_lag(weekly, ["messages", "mean_compound", "flat"], lags=range(-2, 3), n_boot=100)
-    prediction = walk_forward(weekly, ["messages", "mean_compound"], min_train=20)
-    return {"weekly": weekly, "relations": relations, "prediction": prediction}
 
 
 def write(tmp_path: Path, inputs: dict[str, object], **over: object) -> dict[str, Path]:
@@ -108,13 +82,16 @@ def test_metrics_json_has_exact_keys_and_no_nan(written: dict[str, Path]) -> Non
 
 
 def test_html_is_self_contained(written: dict[str, Path]) -> None:
-    """It references no external resource and inlines its six figures as base64 PNGs."""
+    """It references no external resource and inlines its six figures as base64 PNGs, each with alt text."""
     page = written["html"].read_text()
     assert not re.search(r"https?://", page)
     assert not re.search(r"<(script|link)\b", page)
     images = re.findall(r'<img [^>]*src="([^"]+)"', page)
-    assert len(images) == 6  # timeline, lead-lag, predictions + (issue 7) joins, engagement, anomalies
+    # heatmap, strongest-relation scatter, price/activity/mood, predictions, joins, engagement (issue 16)
+    assert len(images) == 6
     assert all(src.startswith("data:image/png;base64,iVBORw0KGgo") for src in images)
+    alts = re.findall(r'<img alt="([^"]*)"', page)
+    assert len(alts) == 6 and all(len(a) > 40 for a in alts)
 
 
 @pytest.mark.parametrize("kind", ["html", "md"])
@@ -124,7 +101,7 @@ def test_text_reports_state_the_essentials(written: dict[str, Path], kind: str) 
     if kind == "html":
         text = html.unescape(text)
     assert LAG_CONVENTION in text
-    assert "weeks in analysis (n)" in text and "60" in text
+    assert "weeks analysed (n)" in text and "60" in text
     assert "2024-01-01" in text  # first week covered
     assert "historical mean" in text and "ridge model" in text
     assert "Benjamini-Hochberg" in text
@@ -145,7 +122,8 @@ def test_without_prediction(tmp_path: Path, inputs: dict[str, object]) -> None:
     metrics = json.loads(paths["metrics"].read_text())
     assert metrics["prediction"] is None and metrics["relations"] == []
     assert "no prediction was made" in paths["md"].read_text()
-    assert paths["html"].read_text().count("data:image/png;base64,") == 6
+    # no relation to draw or scatter, no forecast to plot: timeline, joins and engagement stay
+    assert paths["html"].read_text().count("data:image/png;base64,") == 3
 
 
 def test_json_safe() -> None:
@@ -158,3 +136,73 @@ def test_json_safe() -> None:
         "e": pd.DataFrame({"x": [1]}),
     }
     assert json_safe(value) == {"a": None, "b": [3, None], "c": "2024-01-01T00:00:00+00:00", "d": True}
+
+
+def test_report_opens_with_the_verdict_which_is_the_summary(written: dict[str, Path]) -> None:
+    """The first text after the title is the verdict, and metrics.json's summary is the same text."""
+    metrics = json.loads(written["metrics"].read_text())
+    page = written["html"].read_text()
+    body = html.unescape(re.sub(r"<[^>]+>", " ", page.split("<body>", 1)[1]))
+    words = " ".join(body.split())
+    first = metrics["summary"].split(". ")[0]
+    assert words.index(first) < words.index("Data coverage")
+    assert first[0].isupper()
+    lead = [r for r in metrics["relations"] if r["lag_weeks"] > 0 and r["significant"]]
+    if lead:
+        assert "leads" in first or "lead " in first
+    else:
+        assert first.startswith("No community feature leads")
+
+
+def test_coverage_is_shown_once(written: dict[str, Path]) -> None:
+    """No coverage item appears twice under two spellings, and no raw list is dumped."""
+    page = html.unescape(written["html"].read_text())
+    for raw in ("first_week", "last_week", "missing_weeks", "weeks in analysis", "in_words"):
+        assert raw not in page
+    assert page.count("weeks analysed (n)") == 1
+
+
+def test_short_run_lists_relations_as_not_testable(tmp_path: Path, inputs: dict[str, object]) -> None:
+    """Eight weeks: the first sentence says the run is too short; relations are not testable, with no p or q."""
+    weekly = inputs["weekly"].head(8)  # type: ignore[union-attr]
+    relations = lead_lag(weekly, ["messages", "mean_compound"], lags=range(-2, 3), n_boot=50)
+    paths = write(tmp_path, inputs, weekly=weekly, relations=relations, prediction=None)
+    metrics = json.loads(paths["metrics"].read_text())
+    assert metrics["summary"].startswith("This run has only 8 weeks")
+    assert len(metrics["relations"]) == 10  # the contract keeps every row in metrics.json
+    assert len(metrics["not_testable"]) == 10 and all("paired weeks" in r["reason"] for r in metrics["not_testable"])
+    page = html.unescape(paths["html"].read_text())
+    not_testable = page.split("<h2>Not testable</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "too few paired weeks (minimum 26)" in not_testable
+    assert "0.0" not in not_testable.replace("0.0%", "")  # no estimate, p or q printed
+    lead_lag_section = page.split("<h2>Lead-lag relations</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "No relation had enough paired weeks" in lead_lag_section and "<table>" not in lead_lag_section
+    assert "Heatmap" not in page  # a grid of n/a cells says nothing
+
+
+def test_long_tables_are_collapsed(tmp_path: Path, inputs: dict[str, object]) -> None:
+    """Beyond the top 15 rows, the relations table sits in a <details> element."""
+    relations = lead_lag(inputs["weekly"], ["messages", "mean_compound"], lags=range(-6, 7), n_boot=20)  # type: ignore[arg-type]
+    page = write(tmp_path, inputs, relations=relations)["html"].read_text()
+    section = page.split("<h2>Lead-lag relations</h2>", 1)[1].split("<h2>", 1)[0]
+    shown, hidden = section.split("<details>", 1)
+    assert shown.count("<tr") == 1 + 15  # header + top rows
+    assert "Show the other 11 relations" in hidden and hidden.count("<tr") == 1 + 11
+
+
+def test_language_and_chat_coverage(tmp_path: Path, inputs: dict[str, object]) -> None:
+    """Coverage by language and by chat is rendered when the step supplies it, and said to be missing when not."""
+    coverage = {
+        "synthetic": False,
+        "scored_share": 0.8,
+        "languages": {
+            "by_lang": [{"lang": "en", "posts": 70, "scored": 66}, {"lang": "und", "posts": 10, "scored": 0}]
+        },
+        "per_chat": [
+            {"chat": "telegram: Alpha", "messages": 80, "scored": 66, "first": "2024-01-01", "last": "2024-03-01"}
+        ],
+    }
+    page = html.unescape(write(tmp_path / "a", inputs, coverage=coverage)["html"].read_text())
+    assert "English (en)" in page and "94%" in page and "telegram: Alpha" in page and "82%" in page
+    bare = html.unescape(write(tmp_path / "b", inputs, coverage={"synthetic": False})["html"].read_text())
+    assert "split by language is unavailable" in bare

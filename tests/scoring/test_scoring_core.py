@@ -14,14 +14,15 @@ from sentiment.scoring import VaderScorer, detect_lang, label_for, score_message
         ("VIRTUAL looks strong", "en"),
         ("要涨了", "zh"),
         ("gm 涨", "zh"),
-        ("", "none"),
-        ("привет всем", "other"),
-        ("🚀🚀", "en"),
-        (None, "none"),
+        ("", "und"),
+        ("привет всем", "ru"),
+        ("🚀🚀", "und"),
+        (None, "und"),
     ],
 )
 def test_detect_lang(text: str | None, lang: str) -> None:
-    """It routes by script: any Han character is Chinese, Latin words English."""
+    """ISO 639-1 codes: any Han character is Chinese, Latin words without another language's clues English, no
+    letters ``und``."""
     assert detect_lang(text) == lang
 
 

@@ -19,7 +19,7 @@ NOW = pd.Timestamp("2024-03-01", tz="UTC")
 
 
 def _messages(n: int = 6) -> pd.DataFrame:
-    texts = ["gm", "VIRTUAL to the moon 🚀", "要涨了吗", "rekt", "привет", "photo"]
+    texts = ["gm", "VIRTUAL to the moon 🚀", "要涨了吗", "rekt", "안녕하세요", "photo"]
     return pd.DataFrame(
         {
             "platform": "telegram",
@@ -53,7 +53,8 @@ def test_new_then_stale_rows_are_scored_once(tmp_path: Path) -> None:
     assert score_step.score_new_messages(settings, now=NOW) == 6
     assert score_step.score_new_messages(settings, now=NOW) == 0
     rows = lake.read("SELECT * FROM scores ORDER BY message_id")
-    assert list(rows["label"]) == ["bullish", "bullish", "bullish", "bearish", "unscored", "neutral"]
+    assert list(rows["label"])[1:5] == ["bullish", "bullish", "bearish", "unscored"]
+    assert list(rows["lang"]) == ["en", "en", "zh", "en", "ko", "en"]
     assert list(rows["mentions"].iloc[1]) == ["VIRTUAL/USDT"] and rows["is_question"].iloc[2]
     assert list(rows["has_media"]) == [False] * 5 + [True]
 
@@ -116,3 +117,20 @@ def test_unmapped_labels_fail_cleanly(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_trained_scorer_needs_a_model(tmp_path: Path) -> None:
     """--scorer trained without a trained model is a configuration error."""
     assert run_cli(["--lake", str(tmp_path), "score-text", "--scorer", "trained"]) == 1
+
+
+def test_a_lake_of_the_old_scorer_is_brought_up_to_date_in_place(tmp_path: Path) -> None:
+    """Rows written by the former default (lexicon, lang other/none) are rescored by the new default in place:
+    same row count, the hybrid scorer's version and ISO language codes."""
+    lake = Lake(tmp_path)
+    lake.append("messages", _messages())
+    score_step.score_new_messages(Settings(lake=tmp_path, scorer="lexicon"), now=NOW)
+    old = lake.read("SELECT * FROM scores ORDER BY message_id")
+    old["lang"] = ["en", "en", "zh", "en", "other", "none"]  # as the former script check wrote them
+    old["scorer_version"] = "1.old+m0"
+    lake.replace_rows("scores", old)
+    assert score_step.score_new_messages(Settings(lake=tmp_path), now=NOW + pd.Timedelta("1D")) == 6
+    new = lake.read("SELECT * FROM scores ORDER BY message_id")
+    assert len(new) == 6 and (new["scorer"] == "hybrid").all()
+    assert list(new["lang"]) == ["en", "en", "zh", "en", "ko", "en"]
+    assert score_step.score_new_messages(Settings(lake=tmp_path), now=NOW + pd.Timedelta("2D")) == 0

@@ -1,4 +1,5 @@
-"""Sentiment scores for chat text: vanilla VADER, VADER + crypto lexicon, a Chinese scorer, a trained model.
+"""Sentiment scores for chat text: the hybrid default (lexicons of ten languages + shipped learned models), vanilla
+VADER, VADER + crypto lexicon with a Chinese scorer, a model trained on the user's labels.
 
 ``make_scorer(settings)`` picks one by ``Settings.scorer``; ``score_messages`` turns messages into ``scores`` rows.
 """

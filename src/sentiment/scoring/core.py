@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +20,7 @@ import pandas as pd
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from sentiment.scoring.extras import MessageFacts
+from sentiment.scoring.langid import detect as _detect
 
 __all__ = [
     "EXTRA_COLUMNS",
@@ -46,23 +46,16 @@ MIN_PARALLEL = 100_000  # texts; below this, starting worker processes costs mor
 _FLOATS = ("compound", "pos", "neu", "neg")
 _LABEL_CODE = {label: i for i, label in enumerate(LABELS)}
 _NO_SCORES = (float("nan"),) * 4
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
-_ANY_LETTER = re.compile(r"[^\W\d_]")
 
 
 def detect_lang(text: str | None) -> str:
-    """A cheap script check: ``zh`` (any Han character), ``en`` (Latin words), ``other``, or ``none`` (no text)."""
-    if not text or not text.strip():
-        return "none"
-    if not text.isascii() and _CJK.search(text):
-        return "zh"
-    if _LATIN_WORD.search(text):
-        return "en"
-    if _ANY_LETTER.search(text):
-        return "other"
-    # Emoji and punctuation only: VADER reads emoji, so treat it as English-scorable text.
-    return "en"
+    """ISO 639-1 code of the text's language, ``und`` when it has no letters (see ``scoring.langid``)."""
+    return _detect(text)
+
+
+def _vader_reads(text: str, lang: str) -> bool:
+    """What the VADER-based scorers read: English, and text without letters but with symbols (VADER reads emoji)."""
+    return lang == "en" or (lang == "und" and bool(text.strip()))
 
 
 def label_for(compound: float | None) -> str:
@@ -143,13 +136,13 @@ class VaderScorer(BaseScorer):
 
     def score_one(self, text: str) -> dict[str, object]:
         lang = detect_lang(text)
-        if lang != "en":
+        if not _vader_reads(text, lang):
             return _unscored(lang)
         return _scored(self._analyzer.polarity_scores(text), lang)
 
 
 class LexiconScorer(BaseScorer):
-    """The default scorer: English (and emoji-only) text through VADER + the crypto lexicon, Chinese through jieba +
+    """The lexicon scorer: English (and emoji-only) text through VADER + the crypto lexicon, Chinese through jieba +
     the Chinese lexicon, every other language unscored. Its version changes whenever a lexicon file does."""
 
     name = "lexicon"
@@ -185,7 +178,7 @@ class LexiconScorer(BaseScorer):
 
     def score_one(self, text: str) -> dict[str, object]:
         lang = detect_lang(text)
-        if lang == "en":
+        if _vader_reads(text, lang):
             return _scored(self.english.polarity_scores(text), lang)
         if lang == "zh":
             return _scored(self.chinese.polarity_scores(text), lang)
@@ -197,7 +190,7 @@ class LexiconScorer(BaseScorer):
         langs = [detect_lang(t) for t in texts]
         rows: list[tuple[float, float, float, float]] = []
         for text, lang in zip(texts, langs, strict=True):
-            if lang == "en":
+            if lang == "en" or (lang == "und" and text.strip()):
                 s = english(text)
             elif lang == "zh":
                 s = chinese(text)
@@ -278,7 +271,7 @@ def _start_pool(scorer: BaseScorer, facts: MessageFacts | None, workers: int) ->
         context = get_context("forkserver")
         # Workers fork from a server that imported this package once, rather than each importing it (~1 s).
         # (Takes effect when this process starts its fork server, i.e. on its first pool.)
-        context.set_forkserver_preload(["sentiment.scoring"])
+        context.set_forkserver_preload(["sentiment.scoring", type(scorer).__module__])
     else:
         context = get_context("spawn")
     pool = ProcessPoolExecutor(

@@ -36,10 +36,12 @@ def parse_label_map(spec: str | None) -> dict[str, str]:
 def map_labels(raw: pd.Series, mapping: Mapping[str, str], source: str = "labels") -> list[str]:
     """Gold labels as bullish/bearish/neutral; raises InputError listing labels the map does not cover."""
     text = raw.astype(str).str.strip()
-    unknown = sorted(set(text) - set(mapping))
+    # A label matches exactly, else in lower case (files write Bullish, Positive, NEGATIVE ...).
+    folded = {k.lower(): v for k, v in mapping.items()}
+    unknown = sorted(v for v in set(text) if v not in mapping and v.lower() not in folded)
     if unknown:
         raise InputError(source, f"labels not in --label-map: {', '.join(unknown[:10])}")
-    return [mapping[v] for v in text]
+    return [mapping[v] if v in mapping else folded[v.lower()] for v in text]
 
 
 def scores_of(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, float]:

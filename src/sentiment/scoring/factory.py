@@ -1,4 +1,4 @@
-"""Choosing a scorer from Settings: lexicon (default), vader, or the model trained into the lake."""
+"""Choosing a scorer from Settings: hybrid (default), lexicon, vader, or the model trained into the lake."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SCORERS", "make_facts", "make_scorer", "model_path"]
 
-SCORERS = ("lexicon", "vader", "trained")
+SCORERS = ("hybrid", "lexicon", "vader", "trained")
 MODEL_FILE = "trained.joblib"
 
 
@@ -25,7 +25,11 @@ def model_path(lake: Path) -> Path:
 
 def make_scorer(settings: Settings) -> BaseScorer:
     """The scorer ``settings.scorer`` names; ``trained`` needs a model trained into this lake first."""
-    name = getattr(settings, "scorer", "lexicon")
+    name = getattr(settings, "scorer", "hybrid")
+    if name == "hybrid":
+        from sentiment.scoring.hybrid import HybridScorer
+
+        return HybridScorer()
     if name == "lexicon":
         return LexiconScorer()
     if name == "vader":

@@ -12,17 +12,20 @@ from sentiment.errors import InputError
 
 __all__ = [
     "CRYPTO_FILE",
+    "MULTI_FILE",
     "ZH_FILE",
     "CryptoLexicon",
     "ZhLexicon",
     "data_digest",
     "load_crypto_lexicon",
     "load_zh_lexicon",
+    "model_digest",
     "normalise_emoji",
 ]
 
 CRYPTO_FILE = "lexicon_crypto.tsv"
 ZH_FILE = "lexicon_zh.tsv"
+MULTI_FILE = "lexicon_multi.tsv"
 ZH_KINDS = ("sentiment", "negation", "degree")
 
 # Variation selectors (text/emoji presentation) and skin-tone modifiers change how an emoji looks, not what it means.
@@ -118,17 +121,26 @@ def load_zh_lexicon() -> ZhLexicon:
 
 
 def data_digest() -> str:
-    """12 hex digits over both lexicon files and the versions of the libraries that read them.
+    """12 hex digits over the lexicon files and the versions of the libraries that read them.
 
     Any edit to a lexicon (or a VADER/jieba upgrade, which changes tokens or base valences) changes it, so stored
     scores are recognised as stale and rescored.
     """
     h = hashlib.sha256()
-    for name in (CRYPTO_FILE, ZH_FILE):
+    for name in (CRYPTO_FILE, ZH_FILE, MULTI_FILE):
         h.update(name.encode() + b"\0" + _read(name).encode("utf-8") + b"\0")
     for dist in ("vaderSentiment", "jieba"):
         try:
             h.update(f"{dist}={version(dist)}\0".encode())
         except PackageNotFoundError:
             h.update(f"{dist}=?\0".encode())
+    return h.hexdigest()[:12]
+
+
+def model_digest() -> str:
+    """12 hex digits over the shipped learned models (``models/*.npz`` and their cards): retraining changes it."""
+    h = hashlib.sha256()
+    folder = resources.files("sentiment.scoring").joinpath("models")
+    for entry in sorted((e for e in folder.iterdir() if e.name.endswith((".npz", ".json"))), key=lambda e: e.name):
+        h.update(entry.name.encode() + b"\0" + entry.read_bytes() + b"\0")
     return h.hexdigest()[:12]

@@ -21,21 +21,34 @@ CV_FOLDS = 5
 SEED = 0
 
 
-def make_pipeline():  # type: ignore[no-untyped-def]
-    """Character 1-4-grams (within word boundaries; they work for Chinese, emoji and slang alike) + balanced LR."""
+def make_pipeline(warm_start: bool = False):  # type: ignore[no-untyped-def]
+    """Character 1-4-grams (within word boundaries; they work for Chinese, emoji and slang alike) + balanced LR.
+
+    ``warm_start``: the shipped hybrid scorer's compound, pos, neu and neg are added as features, so the model
+    starts from what the shipped models and lexicons know and the user's labels adjust it."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.preprocessing import FunctionTransformer
 
-    return Pipeline(
-        [
-            ("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), min_df=2, sublinear_tf=True)),
-            ("lr", LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")),
-        ]
+    tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), min_df=2, sublinear_tf=True)
+    features = (
+        FeatureUnion([("tfidf", tfidf), ("shipped", FunctionTransformer(shipped_scores))]) if warm_start else tfidf
     )
+    return Pipeline([("tfidf", features), ("lr", LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced"))])
 
 
-def cross_validate(texts: Sequence[str], labels: Sequence[str], folds: int = CV_FOLDS) -> list[str]:
+def shipped_scores(texts: Sequence[str]) -> np.ndarray:
+    """The shipped hybrid scorer's (compound, pos, neu, neg) of each text; 0 where it leaves a text unscored."""
+    from sentiment.scoring.hybrid import HybridScorer
+
+    values, _, _ = HybridScorer().score_arrays(list(texts))
+    return np.nan_to_num(values, nan=0.0)
+
+
+def cross_validate(
+    texts: Sequence[str], labels: Sequence[str], folds: int = CV_FOLDS, *, warm_start: bool = False
+) -> list[str]:
     """Out-of-fold predicted labels (stratified ``folds``-fold CV) of the recipe on ``texts``."""
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -44,7 +57,7 @@ def cross_validate(texts: Sequence[str], labels: Sequence[str], folds: int = CV_
     if n_splits < 2:
         raise InputError("labels", "each label needs at least 2 examples for cross-validation")
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=SEED)
-    proba = cross_val_predict(make_pipeline(), list(texts), y, cv=cv, method="predict_proba")
+    proba = cross_val_predict(make_pipeline(warm_start), list(texts), y, cv=cv, method="predict_proba")
     classes = sorted(set(y))
     return [_label_from(dict(zip(classes, p, strict=True))) for p in proba]
 
@@ -59,15 +72,18 @@ def _compound(proba: dict[str, float]) -> float:
     return float(proba.get("bullish", 0.0) - proba.get("bearish", 0.0))
 
 
-def fit_model(texts: Sequence[str], labels: Sequence[str]) -> tuple[object, dict[str, object]]:
+def fit_model(
+    texts: Sequence[str], labels: Sequence[str], *, warm_start: bool = False
+) -> tuple[object, dict[str, object]]:
     """Fit the recipe on all rows; the card records the data, the recipe and its cross-validated scores."""
     labels = list(labels)
-    predicted = cross_validate(texts, labels)
-    model = make_pipeline()
+    predicted = cross_validate(texts, labels, warm_start=warm_start)
+    model = make_pipeline(warm_start)
     model.fit(list(texts), np.asarray(labels, dtype=object))
-    langs = sorted({detect_lang(t) for t in texts} - {"none"})
+    langs = sorted({detect_lang(t) for t in texts} - {"und"})
     card: dict[str, object] = {
-        "recipe": "tfidf char_wb 1-4 + logistic regression (balanced)",
+        "recipe": "tfidf char_wb 1-4 + logistic regression (balanced)"
+        + (" + shipped hybrid scores (warm start)" if warm_start else ""),
         "rows": len(labels),
         "classes": {k: int(v) for k, v in pd.Series(labels).value_counts().sort_index().items()},
         "langs": langs,

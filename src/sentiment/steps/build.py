@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sentiment.errors import AnalysisError, LakeError
-from sentiment.features import weekly_community_features
+from sentiment.features import LANGUAGE_COLUMNS, weekly_community_features, weekly_language_coverage
 from sentiment.lake import Lake
 from sentiment.prices.weekly import weekly_bars
 from sentiment.schemas import schema
@@ -36,7 +36,10 @@ def community_features(settings: Settings) -> pd.DataFrame:
     # token_mentions of unscored posts: cashtags, base names and the configured aliases (scored posts carry them).
     configured = [name for names in settings.aliases.values() for name in names]
     aliases = tuple(dict.fromkeys([*(sym.split("/")[0] for sym in settings.symbols), *configured]))
-    return weekly_community_features(messages, week_starts_on=settings.week_starts_on, aliases=aliases)
+    features = weekly_community_features(messages, week_starts_on=settings.week_starts_on, aliases=aliases)
+    languages = weekly_language_coverage(messages, week_starts_on=settings.week_starts_on)
+    merged = features.merge(languages, on=["scope", "week_start"], how="left")
+    return merged.fillna({c: 0 for c in LANGUAGE_COLUMNS if c.endswith("_posts")})
 
 
 # What the weekly features read of ``messages``: names, file positions and score details stay out, and the mentions

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sentiment.lake import Lake
+from sentiment.lake import DEFAULT_RETENTION_HOURS, Lake
 from sentiment.settings import Settings
 from sentiment.steps.common import recorded
 
@@ -10,6 +10,9 @@ __all__ = ["compact_lake"]
 
 
 @recorded("compact")
-def compact_lake(settings: Settings, table: str | None = None) -> dict[str, tuple[int, int]]:
-    """Merge each partition's small files into one (every table, or ``table``); returns files before/after."""
-    return Lake(settings.lake).compact(table)
+def compact_lake(
+    settings: Settings, table: str | None = None, retention_hours: int = DEFAULT_RETENTION_HOURS
+) -> dict[str, tuple[int, int]]:
+    """Optimize and vacuum every table (or ``table``), keeping ``retention_hours`` of versions readable; returns
+    data files before/after."""
+    return Lake(settings.lake).compact(table, retention_hours=retention_hours)
