@@ -80,6 +80,10 @@ class IngestSummary:
     files: list[tuple[str, str, int]] = field(default_factory=list)
     rows_written: int = 0
     rejects: int = 0
+    # (path, reason, blocks) a reader skipped without failing (e.g. unreadable blocks of an anonymised HTML copy)
+    skipped: list[tuple[str, str, int]] = field(default_factory=list)
+    # exports holding times without an offset, read in the configured zone (default UTC)
+    wall_time_files: list[str] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
