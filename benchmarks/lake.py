@@ -68,7 +68,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def best(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
-    """Fastest of ``repeat`` runs (queries: the first run also pays for imports and the page cache)."""
+    """Fastest of ``repeat`` runs (on a shared machine one run measures the neighbours as much as the code)."""
     runs = [timed(fn) for _ in range(repeat)]
     return min(t for t, _ in runs), runs[-1][1]
 
@@ -100,11 +100,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         plain = root / "plain.parquet"
-        t_pd_write, _ = timed(lambda: frame.to_parquet(plain, compression="zstd"))
-        lake = Lake(root / "lake")
-        t_append, written = timed(lambda: lake.append("messages", frame))
+        # Both sides write 1,000 rows once first: the first write in a process pays one-off set-up (delta-rs starts
+        # its runtime, DuckDB and pyarrow their thread pools), printed apart from the steady-state figures.
+        t_pd_warm, _ = timed(lambda: frame.head(1000).to_parquet(root / "warm.parquet", compression="zstd"))
+        t_lake_warm, _ = timed(lambda: Lake(root / "warm").append("messages", frame.head(1000)))
+        # Writes, like the queries below, are timed best of 3 on both sides (this machine is shared): pandas
+        # rewrites its file, the lake appends to a new, empty lake each time.
+        t_pd_write, _ = best(lambda: frame.to_parquet(plain, compression="zstd"))
+        lakes = iter([Lake(root / f"lake{i}") for i in range(3)])
+        t_append, written = best(lambda: next(lakes).append("messages", frame))
         assert written == n, written
-        t_reappend, again = timed(lambda: lake.append("messages", frame))
+        lake = Lake(root / "lake2")
+        t_reappend, again = best(lambda: lake.append("messages", frame))
         assert again == 0, again
         fresh = generate(10_000, seed=1, offset=n)
         t_incr, added = timed(lambda: lake.append("messages", pd.concat([frame.iloc[:90_000], fresh])))
@@ -112,7 +119,10 @@ def main() -> None:
         t_staged, staged_written = timed(lambda: _staged(root / "lake_staged", frame, args.batches))
         assert staged_written == n
 
-        print("write (baseline: pandas.to_parquet of the same rows to one file)")
+        print("first write in the process, 1,000 rows (one-off set-up, not in the ratios below)")
+        line("pandas.to_parquet", t_pd_warm)
+        line("Lake.append", t_lake_warm)
+        print("write (best of 3; baseline: pandas.to_parquet of the same rows to one file)")
         line("pandas.to_parquet, one file", t_pd_write)
         line("Lake.append, 1M new rows (one Delta commit)", t_append, t_pd_write, 3)
         line("Lake.append again, 0 new (idempotent)", t_reappend, t_pd_write, 2)

@@ -22,6 +22,7 @@ from sentiment.steps import ingest as ingest_step
 from sentiment.steps import prices as prices_step
 from sentiment.steps import report as report_step
 from sentiment.steps import score as score_step
+from sentiment.steps.common import IngestSummary
 
 CACHED = {"persist_result": True, "cache_expiration": orchestration.CACHE_EXPIRATION}
 
@@ -36,26 +37,24 @@ def _now() -> pd.Timestamp:
 
 
 # ---- chats -----------------------------------------------------------------------------------------------
-@task(name="parse-chat-export", cache_key_fn=orchestration.chat_file_cache_key, **CACHED)
-def parse_chat_export(settings: Settings, path: Path, now: pd.Timestamp) -> ingest_step.ParsedExport:
-    return ingest_step.parse_chat_file(settings, path, now=now)
-
-
-@task(name="write-messages", cache_policy=NO_CACHE)
-def write_messages(settings: Settings, parsed: list[ingest_step.ParsedExport]) -> int:
-    return ingest_step.write_messages(settings, parsed)
+@task(name="ingest-chat-exports", cache_key_fn=orchestration.chat_file_cache_key, **CACHED)
+def ingest_chat_exports(settings: Settings, now: pd.Timestamp) -> IngestSummary:
+    """The CLI's streaming, staged, all-or-nothing ingest; returns a small summary (never message rows)."""
+    return ingest_step.ingest_chats(settings, now=now)
 
 
 @flow(name="ingest-chats")
 def ingest_chats(settings: Settings | None = None) -> int:
-    """Parse every export in the watched chats (in parallel, unchanged files from cache), then one write."""
+    """Ingest every export in the watched chats (the same step as ``sentiment ingest-chat``); an unchanged set
+    of exports is skipped from cache. Returns the new message rows."""
     settings = settings or load_settings()
-    files = ingest_step.chat_files(settings)
-    ingest_step.pseudonym_key(settings)  # before the parallel parses, which share it (and whose cache keys see it)
-    parsed = parse_chat_export.map(unmapped(settings), files, unmapped(_now()))
-    written = write_messages(settings, parsed)
-    get_run_logger().info("%d chat exports, %d new records", len(files), written)
-    return written
+    ingest_step.pseudonym_key(settings)  # created before the cache key looks at it
+    summary = ingest_chat_exports(settings, _now())
+    logger = get_run_logger()
+    for line in ingest_step.notices(settings, summary):
+        logger.warning(line)
+    logger.info("%d chat exports, %d records, %d new", len(summary.files), summary.rows_read, summary.rows_written)
+    return summary.rows_written
 
 
 # ---- prices ----------------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -160,3 +162,22 @@ def test_compact_command_reports_files_before_and_after(tmp_path: Path, capsys: 
     assert "prices: 2 files -> 1" in capsys.readouterr().out
     runs = Lake(tmp_path).read("SELECT step, status FROM runs")
     assert runs.to_dict("records") == [{"step": "compact", "status": "ok"}]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--bogus"], "No such option: --bogus"),
+        (["query"], "Missing argument"),
+        (["nosuchcmd"], "No such command"),
+        (["ingest-chat", "--platform"], "requires an argument"),
+    ],
+)
+def test_usage_errors_through_the_installed_script(args: list[str], message: str) -> None:
+    """The console script (typer vendors click: its errors are not click's) prints click's usage message and
+    exits 2 on a usage mistake, never a traceback."""
+    script = Path(sys.executable).parent / "sentiment"
+    result = subprocess.run([str(script), *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert message in result.stderr and "Error: " in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

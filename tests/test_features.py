@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 import numpy as np
 import pandas as pd
@@ -173,6 +174,108 @@ def test_daily_bars_count_per_day() -> None:
     assert days.loc[pd.Timestamp("2024-01-08", tz="UTC"), "messages"] == 3
     assert days.loc[pd.Timestamp("2024-01-15", tz="UTC"), "messages"] == 0
     assert days.loc[pd.Timestamp("2024-01-07", tz="UTC"), "joins_link"] == 1
+
+
+# ---- every weekly column, defined on one hand-built chat over six weeks -------------------------------------
+# (week, author, kind, join_method, text, compound, label, mentions, reply_to, reactions, media_type)
+NEWCOMERS = ("a6", "a7", "a8", "a9")  # four first posts in the last week: a spike
+WEEKS = ("2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22", "2024-01-29", "2024-02-05")
+DEFINED = [
+    (0, "a1", "message", None, "gm $MOON?", 0.6, "bullish", ["MOON/USDT"], None, 2, None),
+    (0, "a2", "media", None, None, NAN, "unscored", None, None, None, "image"),
+    (0, "a2", "message", None, "see https://x.io", -0.4, "bearish", [], "1", 0, None),
+    (0, "a3", "join", "invite", None, NAN, "unscored", None, None, None, None),
+    (0, "a4", "join", "self", None, NAN, "unscored", None, None, None, None),
+    (1, "a1", "message", None, "MOON and $PEPE pumping", 0.0, "neutral", ["$PEPE", "MOON/USDT"], None, 1, None),
+    (1, "a3", "message", None, "wen moon", NAN, "unscored", None, None, None, None),  # unscored: text fallback
+    (1, "a2", "leave", None, None, NAN, "unscored", None, None, None, None),
+    (3, "a1", "message", None, "ok", 0.2, "bullish", [], None, None, None),
+    (3, "a5", "join", "link", None, NAN, "unscored", None, None, None, None),
+    (4, "a3", "message", None, "lol", -0.3, "bearish", [], None, None, None),
+    (4, "a4", "remove", None, None, NAN, "unscored", None, None, None, None),
+    *[
+        (5, a, "message", None, "gm", 0.1, "bullish", [], None, None, None)
+        for a in ("a1", "a3", "a6", "a7", "a8", "a9")
+    ],
+]
+
+
+def _defined_frame() -> pd.DataFrame:
+    cols = ["w", "author_id", "kind", "join_method", "text", "compound", "label", "mentions", "reply_to"]
+    frame = pd.DataFrame(DEFINED, columns=[*cols, "reactions", "media_type"])
+    frame["ts"] = [pd.Timestamp(WEEKS[w], tz="UTC") + pd.Timedelta(hours=i + 1) for i, w in enumerate(frame["w"])]
+    frame["platform"], frame["chat_id"], frame["is_forward"], frame["lang"] = "telegram", "c1", False, "en"
+    frame["message_id"] = [str(i) for i in range(len(frame))]
+    return frame.drop(columns="w")
+
+
+def _z(series: list[float], t: int) -> float:
+    """(x_t - mean) / sample std of the up-to-8 weeks before t; NaN with fewer than 4 of them."""
+    past = series[max(0, t - 8) : t]
+    if len(past) < 4:
+        return NAN
+    return (series[t] - statistics.mean(past)) / statistics.stdev(past)
+
+
+def test_every_weekly_column_by_its_definition() -> None:
+    """Each feature column, week by week, against values worked out by hand from the rows above."""
+    out = weekly_community_features(_defined_frame(), aliases=("MOON",), per_chat=False).set_index("week_start")
+    assert list(out.index.strftime("%Y-%m-%d")) == list(WEEKS)
+    messages = [3, 2, 0, 1, 1, 6]
+    new_authors = [2, 1, 0, 0, 0, 4]
+    joins = [2, 0, 0, 1, 0, 0]
+    log = math.log
+    expected: dict[str, list[float]] = {
+        "messages": messages,
+        "active_authors": [2, 2, 0, 1, 1, 6],
+        "messages_per_author": [1.5, 1.0, 0.0, 1.0, 1.0, 1.0],
+        "new_authors": new_authors,
+        "joins": joins,
+        "joins_invite": [1, 0, 0, 0, 0, 0],
+        "joins_link": [0, 0, 0, 1, 0, 0],
+        "joins_qr": [0] * 6,
+        "joins_self": [1, 0, 0, 0, 0, 0],
+        "leaves": [0, 1, 0, 0, 1, 0],
+        "net_growth": [2, -1, 0, 1, -1, 0],
+        "members_known": [2, 1, 1, 2, 1, 1],
+        # scored posts: entries of the mentions list; the unscored "wen moon": the alias MOON in its text
+        "token_mentions": [1, 3, 0, 0, 0, 0],
+        "mean_compound": [0.1, 0.0, NAN, 0.2, -0.3, 0.1],
+        "bullish_share": [0.5, 0.0, NAN, 1.0, 0.0, 1.0],
+        "bearish_share": [0.5, 0.0, NAN, 0.0, 1.0, 0.0],
+        "median_compound": [0.1, 0.0, NAN, 0.2, -0.3, 0.1],
+        "compound_std": [math.sqrt(0.5), NAN, NAN, NAN, NAN, 0.0],
+        "bullish_count": [1, 0, 0, 1, 0, 6],
+        "bearish_count": [1, 0, 0, 0, 1, 0],
+        "bullishness": [0.0, 0.0, 0.0, log(2), log(0.5), log(7)],
+        "unscored_share": [1 / 3, 0.5, NAN, 0.0, 0.0, 0.0],
+        "interactive_posts": [1, 0, 0, 0, 0, 0],  # "gm $MOON?" asks
+        "content_posts": [2, 0, 0, 0, 0, 0],  # the photo and the link
+        "passive_posts": [0, 2, 0, 1, 1, 6],
+        "interactive_share": [1 / 3, 0.0, NAN, 0.0, 0.0, 0.0],
+        "content_share": [2 / 3, 0.0, NAN, 0.0, 0.0, 0.0],
+        "passive_share": [0.0, 1.0, NAN, 1.0, 1.0, 1.0],
+        "replies_per_message": [1 / 3, 0.0, NAN, 0.0, 0.0, 0.0],
+        "reactions_per_message": [2 / 3, 0.5, NAN, 0.0, 0.0, 0.0],
+        # W0 {a1,a2} -> W1 {a1,a3}: 1/2; W1 -> W2 (nobody): 0; W2 had nobody; W3 {a1} -> W4 {a3}: 0; W4 {a3} -> W5
+        "retention_1w": [0.5, 0.0, NAN, 0.0, 1.0, NAN],
+        "retention_4w": [0.0, 1.0, NAN, NAN, NAN, NAN],  # W0 -> W4 {a3}: 0; W1 {a1,a3} -> W5: both
+        "messages_z": [_z(messages, t) for t in range(6)],
+        "joins_z": [_z(joins, t) for t in range(6)],
+        "new_authors_z": [_z(new_authors, t) for t in range(6)],
+        "spike_flag": [False, False, False, False, False, True],  # W5: both z-scores above 2
+    }
+    assert set(expected) == set(FEATURE_COLUMNS)
+    for column, values in expected.items():
+        assert out[column].tolist() == pytest.approx(values, nan_ok=True, abs=1e-12), column
+
+
+def test_token_mentions_never_coerce_the_mentions_list() -> None:
+    """A scored frame's list column counts its entries (it once became NaN -> 0 for every week)."""
+    frame = _defined_frame()
+    frame["mentions"] = frame["mentions"].map(lambda v: None if v is None else np.array(v))
+    out = weekly_community_features(frame, aliases=("MOON",), per_chat=False)
+    assert out["token_mentions"].tolist()[:2] == [1, 3]
 
 
 def test_weekly_language_coverage() -> None:

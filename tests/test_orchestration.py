@@ -59,20 +59,29 @@ def test_partition_cache_key_changes_only_with_the_pinned_partition(tmp_path: Pa
 
 
 def test_chat_file_cache_key_follows_size_mtime_and_lake(tmp_path: Path) -> None:
-    """Touching an export, or ingesting it into another lake, misses the cache; nothing else does."""
-    export = tmp_path / "result.json"
-    export.write_text("{}")
-    ctx = SimpleNamespace(task=SimpleNamespace(name="parse-chat-export"))
-    settings = load_settings(lake=tmp_path / "lake")
-    first = orchestration.chat_file_cache_key(ctx, {"settings": settings, "path": export, "now": None})
-    assert orchestration.chat_file_cache_key(ctx, {"settings": settings, "path": export, "now": 1}) == first
-    other_lake = load_settings(lake=tmp_path / "lake2")
-    assert orchestration.chat_file_cache_key(ctx, {"settings": other_lake, "path": export}) != first
-    stat = export.stat()
+    """Touching an export (also a page inside an HTML export folder), adding one, or ingesting into another lake
+    misses the cache; nothing else does."""
     import os
 
-    os.utime(export, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
-    assert orchestration.chat_file_cache_key(ctx, {"settings": settings, "path": export}) != first
+    exports = tmp_path / "exports"
+    (exports / "html").mkdir(parents=True)
+    export = exports / "result.json"
+    export.write_text('{"messages": []}')
+    page = exports / "html" / "messages.html"
+    page.write_text("<!DOCTYPE html><html><title>Exported Data</title></html>")
+    ctx = SimpleNamespace(task=SimpleNamespace(name="ingest-chat-exports"))
+    settings = load_settings(lake=tmp_path / "lake", chats=(exports,))
+    first = orchestration.chat_file_cache_key(ctx, {"settings": settings, "now": None})
+    assert orchestration.chat_file_cache_key(ctx, {"settings": settings, "now": 1}) == first
+    other_lake = load_settings(lake=tmp_path / "lake2", chats=(exports,))
+    assert orchestration.chat_file_cache_key(ctx, {"settings": other_lake}) != first
+    for touched in (export, page):
+        stat = touched.stat()
+        os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+        assert orchestration.chat_file_cache_key(ctx, {"settings": settings}) != first
+        first = orchestration.chat_file_cache_key(ctx, {"settings": settings})
+    (exports / "html" / "messages2.html").write_text(page.read_text())
+    assert orchestration.chat_file_cache_key(ctx, {"settings": settings}) != first
 
 
 def test_unknown_partition_column_is_an_error(tmp_path: Path) -> None:

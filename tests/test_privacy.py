@@ -14,6 +14,7 @@ import pytest
 from sentiment import schemas
 from sentiment.chats import read_memotrace_csv, read_telegram_export
 from sentiment.errors import ConfigError
+from sentiment.lake import Lake
 from sentiment.privacy import load_or_create_key, pseudonym, to_messages
 
 FIXTURES = Path(__file__).parent / "fixtures" / "chats"
@@ -104,3 +105,30 @@ def test_empty_frame(raw: pd.DataFrame) -> None:
     """It turns an empty raw frame into an empty, conforming messages frame."""
     messages = to_messages(raw.iloc[:0], KEY, keep_names=False, ingested_at=NOW)
     assert schemas.conform(messages, "messages").num_rows == 0
+
+
+def test_private_chats_keep_no_name_anywhere(tmp_path: Path) -> None:
+    """A one-to-one Telegram HTML chat and a two-person WhatsApp chat named after the other person: keyed p:
+    chat ids, no chat name, no name in file names or paths; --keep-names keeps the name, never changes the id."""
+    from sentiment.cli import run_cli
+
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "chats"
+    whatsapp = tmp_path / "WhatsApp Chat with Henrietta Okonkwo-Lindqvist.txt"
+    whatsapp.write_text(
+        "12/03/2024, 09:15 - Henrietta Okonkwo-Lindqvist: did you sell?\n12/03/2024, 09:16 - Bartholomew: no\n",
+        encoding="utf-8",
+    )
+    lake = tmp_path / "lake"
+    args = ["--lake", str(lake), "ingest-chat", str(fixtures / "telegram_html_personal"), str(whatsapp)]
+    assert run_cli([*args, "--tz", "UTC"]) == 0
+    frame = Lake(lake).read("SELECT chat_id, chat_name, source_file FROM messages")
+    assert frame["chat_id"].str.startswith("p:").all() and frame["chat_id"].nunique() == 2
+    assert frame["chat_name"].isna().all()
+    stored = b"".join(p.read_bytes() for p in lake.rglob("*.parquet")) + str(list(lake.rglob("*"))).encode()
+    for name in (b"Henrietta", b"Okonkwo", b"Lindqvist", b"Bartholomew"):
+        assert name not in stored
+    assert all(name == "messages.html" or name.startswith("p:") for name in frame["source_file"])
+    ids = set(frame["chat_id"])
+    assert run_cli([*args, "--tz", "UTC", "--keep-names"]) == 0
+    again = Lake(lake).read("SELECT chat_id, chat_name FROM messages")
+    assert set(again["chat_id"]) == ids and len(again) == len(frame)  # same keys: nothing added

@@ -85,7 +85,7 @@ def ingest_chat(
     paths: Annotated[list[Path], typer.Argument(help="Export files or folders of exports.")],
     platform: Annotated[str, typer.Option(help="Export format, or auto to detect it from the content.")] = "auto",
     tz: Annotated[
-        str | None, typer.Option(help="Zone of exports with wall time only (default: this machine's).")
+        str | None, typer.Option(help="Zone of exports with wall time only (default UTC; named when used).")
     ] = None,
     keep_names: Annotated[bool, typer.Option(help="Also store display names (default: pseudonyms only).")] = False,
     column_map: Annotated[
@@ -109,8 +109,6 @@ def ingest_chat(
         skip_bad_records=skip_bad_records or None,
         redact=redact or None,
     )
-    if settings.tz is None:
-        err.print(f"wall-time exports are read in this machine's zone: {ingest_step.local_zone(None)} (set --tz)")
     now = _now()
     with _ProgressBars() as progress:
         summary = ingest_step.ingest_chats(settings, paths, now=now, progress=progress)
@@ -120,6 +118,8 @@ def ingest_chat(
         table.add_row(path, fmt, str(n))
     out.print(table)
     out.print(f"{summary.rows_read} records read, {summary.rows_written} new rows, {scored} newly scored")
+    for line in ingest_step.notices(settings, summary):
+        err.print(line)
     if settings.skip_bad_records:
         out.print(f"{summary.rejects} bad records stored in the rejects table")
 
@@ -368,7 +368,7 @@ def run(
     until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day of prices.")] = None,
     api_url: Annotated[str | None, typer.Option(help="Send every API request to this scheme+host instead.")] = None,
     platform: Annotated[str | None, typer.Option(help="Chat export format, or auto.")] = None,
-    tz: Annotated[str | None, typer.Option(help="Zone of exports with wall time only.")] = None,
+    tz: Annotated[str | None, typer.Option(help="Zone of exports with wall time only (default UTC).")] = None,
     keep_names: Annotated[bool, typer.Option(help="Also store display names.")] = False,
     runner: Annotated[str | None, typer.Option(help="Task runner: threads (default) or dask.")] = None,
     dask_address: Annotated[
@@ -398,10 +398,6 @@ def run(
         redact=redact or None,
         **_split_market(symbols),
     )
-    if settings.tz is None:
-        from sentiment.steps.ingest import local_zone
-
-        err.print(f"wall-time exports are read in this machine's zone: {local_zone(None)} (set --tz)")
     for path in _run_flow(settings, synthetic=False):
         print(path)
 
@@ -636,15 +632,37 @@ def run_cli(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 1
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except _EXITS as exc:
+        return int(exc.exit_code)  # type: ignore[attr-defined]
+    except _CLICK_ERRORS as exc:  # usage mistakes: click's usage message, exit code 2 (no traceback)
+        exc.show()  # type: ignore[attr-defined]
+        return int(exc.exit_code)  # type: ignore[attr-defined]
+    except _ABORTS:
         print("aborted", file=sys.stderr)
         return 130
     return 0
+
+
+def _click_classes(name: str) -> tuple[type[BaseException], ...]:
+    """Class ``name`` from click and from typer's own copies of click (typer >= 0.22 vendors click as
+    ``typer._click``, whose usage errors are not subclasses of click's: catching only click's let them through
+    as tracebacks), wherever it exists."""
+    import importlib
+
+    found: list[type[BaseException]] = []
+    for module in ("click.exceptions", "typer._click.exceptions", "typer.exceptions"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and issubclass(cls, BaseException) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+_EXITS = _click_classes("Exit")
+_CLICK_ERRORS = _click_classes("ClickException")
+_ABORTS = _click_classes("Abort")
 
 
 def main() -> None:

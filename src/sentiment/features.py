@@ -17,6 +17,7 @@ __all__ = [
     "LANGUAGE_COLUMNS",
     "count_token_mentions",
     "engagement_class",
+    "token_mention_counts",
     "weekly_community_features",
     "weekly_language_coverage",
 ]
@@ -109,6 +110,22 @@ def count_token_mentions(text: pd.Series, aliases: Sequence[str] = ()) -> pd.Ser
     return filled.str.count(pattern).astype("int64")
 
 
+def token_mention_counts(frame: pd.DataFrame, aliases: Sequence[str] = ()) -> pd.Series:
+    """Token mentions per row: the length of its ``mentions`` list (the scorer's configured symbols by any alias,
+    plus other cashtags; or that length as ``mention_count``) where the row was scored, else cashtags and
+    ``aliases`` counted in its text."""
+    text = frame["text"] if "text" in frame.columns else pd.Series(None, index=frame.index, dtype="string")
+    fallback = count_token_mentions(text, aliases)
+    if "mention_count" in frame.columns:  # the list's length computed by the query (no per-row list objects)
+        counts = pd.to_numeric(frame["mention_count"], errors="coerce").astype("float64")
+        return counts.fillna(fallback).astype("int64")
+    if "mentions" not in frame.columns:
+        return fallback
+    # A list column arrives as lists or arrays (DuckDB/Arrow), null for unscored rows; never coerce it to a number.
+    sizes = frame["mentions"].map(lambda v: len(v) if isinstance(v, list | tuple | np.ndarray) else np.nan)
+    return sizes.astype("float64").fillna(fallback).astype("int64")
+
+
 def engagement_class(posts: pd.DataFrame) -> pd.Series:
     """interactive | content | passive for each post (kind message/media), first match wins.
 
@@ -143,8 +160,8 @@ def weekly_community_features(
     average posts whose label is not 'unscored' and whose compound is known (NaN when none). Every week
     between a scope's first and last active week is present; quiet weeks have zero counts and NaN mood.
 
-    token_mentions sums a ``mentions`` column when the frame has one, else counts cashtags and ``aliases`` in
-    the text (:func:`count_token_mentions`). The README's definitions table documents every column.
+    token_mentions sums per post the entries of its ``mentions`` list (scored posts), else counts cashtags and
+    ``aliases`` in its text (:func:`token_mention_counts`). The README's definitions table documents every column.
 
     Left censoring: an export starts in the middle of a group's life, so in its first weeks every regular
     posts "for the first time". new_authors, new_authors_z and spike_flag are therefore null in each scope's
@@ -164,12 +181,7 @@ def weekly_community_features(
         frame["week_start"] = week_start(frame["ts"], week_starts_on)
     else:
         frame["week_start"] = frame["ts"].dt.tz_convert("UTC").dt.floor("D")
-    if "mentions" in frame.columns:
-        frame["_mentions"] = pd.to_numeric(frame["mentions"], errors="coerce").fillna(0).astype("int64")
-    elif "text" in frame.columns:
-        frame["_mentions"] = count_token_mentions(frame["text"], aliases)
-    else:
-        frame["_mentions"] = 0
+    frame["_mentions"] = token_mention_counts(frame, aliases)
     frame["scope"] = frame["platform"].astype(str) + ":" + frame["chat_id"].astype(str)
     step = "7D" if freq == "1w" else "1D"
     parts = [_scope_features(frame.assign(scope="all"), burn_in_weeks, step)]

@@ -97,23 +97,28 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
 
 # ---- task caching ----------------------------------------------------------------------------------------
 def chat_file_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
-    """Key of parsing one export: its (path, size, mtime), the parse settings and the lake's pseudonym key file.
+    """Key of ingesting the watched exports: every export file's (path, size, mtime), the parse settings and the
+    lake's pseudonym key file.
 
-    An export that did not change is not parsed again; a new lake (a new key, so new pseudonyms) parses it anew.
+    An unchanged set of exports is not parsed again; a new or touched file, or a new lake (a new key, so new
+    pseudonyms), ingests anew (appends are idempotent, so re-reading a known file adds nothing).
     """
+    from sentiment.steps.ingest import export_fingerprint
+
     settings: Settings = parameters["settings"]
-    path = Path(parameters["path"]).resolve()
+    paths = parameters.get("paths")
     lake = Lake(settings.lake)
     return _digest(
         context.task.name,
-        str(path),
-        _stat(path),
+        export_fingerprint(settings, None if paths is None else [Path(p) for p in paths]),
         _lake_id(settings),
         _stat(lake.key_path),
         settings.platform,
         settings.tz,
         settings.keep_names,
         settings.column_map,
+        settings.redact,
+        settings.skip_bad_records,
         code_fingerprint(),
     )
 

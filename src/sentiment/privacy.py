@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sentiment import schemas
@@ -20,6 +21,8 @@ from sentiment.errors import ConfigError, SchemaMismatchError
 __all__ = [
     "KEY_BYTES",
     "load_or_create_key",
+    "private_chat_id",
+    "private_file_name",
     "pseudonym",
     "redact_messages",
     "redact_text",
@@ -61,14 +64,16 @@ def pseudonym(key: bytes, platform: str, raw: str) -> str:
 
 
 def _pseudonymise(key: bytes, platform: pd.Series, raw: pd.Series) -> pd.Series:
-    # Hash each distinct (platform, identity) once; chats repeat the same few hundred senders.
-    pairs = pd.DataFrame({"platform": platform, "raw": raw}).dropna().drop_duplicates()
-    lookup = {(p, r): pseudonym(key, p, str(r)) for p, r in pairs.itertuples(index=False)}
-    return pd.Series(
-        [lookup.get((p, r)) for p, r in zip(platform.tolist(), raw.tolist(), strict=True)],
-        index=raw.index,
-        dtype="object",
-    )
+    # Hash each distinct (platform, identity) once: chats repeat the same few thousand senders.
+    out = np.full(len(raw), None, dtype=object)
+    platforms = platform.to_numpy(dtype=object)
+    for name in pd.unique(platforms):
+        rows = np.flatnonzero(platforms == name)
+        codes, uniques = pd.factorize(raw.iloc[rows], use_na_sentinel=True)
+        # code -1 (null identity) takes the trailing None
+        hashed = np.array([*(pseudonym(key, str(name), str(u)) for u in uniques), None], dtype=object)
+        out[rows] = hashed[codes]
+    return pd.Series(out, index=raw.index, dtype="object")
 
 
 def to_messages(raw: pd.DataFrame, key: bytes, *, keep_names: bool, ingested_at: pd.Timestamp) -> pd.DataFrame:
@@ -79,6 +84,9 @@ def to_messages(raw: pd.DataFrame, key: bytes, *, keep_names: bool, ingested_at:
     out = raw.loc[:, list(RAW_COLUMNS)].copy()
     out["author_id"] = _pseudonymise(key, out["platform"], out["author_key"])
     out["inviter_id"] = _pseudonymise(key, out["platform"], out["inviter_key"])
+    private = out["chat_private"].fillna(False).astype(bool)
+    if private.any():
+        _pseudonymise_chats(out, private, key, keep_names=keep_names)
     if not keep_names:
         out["author_name"] = None
         out["text"] = out["text"].where(out["kind"].isin(_TEXT_KINDS), None)
@@ -87,6 +95,46 @@ def to_messages(raw: pd.DataFrame, key: bytes, *, keep_names: bool, ingested_at:
     out["ingested_at"] = pd.Series(stamp, index=out.index, dtype="datetime64[us, UTC]")
     names = [c.name for c in schemas.TABLES["messages"]]
     return out[names]
+
+
+# Export file names that never name anyone (kept as they are for private chats too).
+_NEUTRAL_FILE = re.compile(r"^(?:result\.json|messages\d*\.html?)$", re.IGNORECASE)
+
+
+def private_chat_id(key: bytes, platform: str, raw_chat_id: str) -> str:
+    """The keyed pseudonym stored as ``chat_id`` of a one-to-one (or person-named) chat: ``p:`` + 16 hex."""
+    return "p:" + pseudonym(key, platform, f"chat:{raw_chat_id}")
+
+
+def _pseudonymise_chats(out: pd.DataFrame, private: pd.Series, key: bytes, *, keep_names: bool) -> None:
+    """Replace, in place, the id of private chats by a keyed pseudonym; without keep_names also drop their name
+    and any export file name that could hold it (WhatsApp's "WhatsApp Chat with <name>.txt", Discord DM files).
+
+    The id is pseudonymised whatever keep_names says, so both modes key the same rows the same way."""
+    rows = out.loc[private, ["platform", "chat_id", "source_file"]]
+    ids = {
+        (p, c): private_chat_id(key, p, str(c))
+        for p, c in rows[["platform", "chat_id"]].drop_duplicates().itertuples(index=False)
+    }
+    pseudonyms = [ids[(p, c)] for p, c in zip(rows["platform"], rows["chat_id"], strict=True)]
+    out.loc[private, "chat_id"] = pseudonyms
+    if keep_names:
+        return
+    out.loc[private, "chat_name"] = None
+    files = [
+        name if isinstance(name, str) and _NEUTRAL_FILE.match(name) else f"{chat}{_suffix(name)}"
+        for name, chat in zip(rows["source_file"], pseudonyms, strict=True)
+    ]
+    out.loc[private, "source_file"] = files
+
+
+def _suffix(name: object) -> str:
+    return Path(name).suffix if isinstance(name, str) else ""
+
+
+def private_file_name(key: bytes, platform: str, raw_chat_id: str, name: str) -> str:
+    """What ``source_file`` holds for a private chat's export file (as in the messages table)."""
+    return name if _NEUTRAL_FILE.match(name) else private_chat_id(key, platform, raw_chat_id) + _suffix(name)
 
 
 # ---- --redact: mask contact details and wallet addresses in message text ----------------------------------------

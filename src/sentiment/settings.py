@@ -38,7 +38,9 @@ class Settings(BaseSettings):
         (), description="Chat export files (or folders of them) to ingest."
     )
     platform: str = Field("auto", description="Chat export format, or auto to detect from the content.")
-    tz: str | None = Field(None, description="IANA zone of exports that only carry local wall time.")
+    tz: str | None = Field(
+        None, description="IANA zone of exports that only carry local wall time (default UTC, never the machine's)."
+    )
     keep_names: bool = Field(False, description="Store display names in the lake (off: pseudonyms only).")
     column_map: str | None = Field(
         None, description="Generic CSV/JSONL columns: ts=COL,author=COL,text=COL[,id=COL,chat=COL]."

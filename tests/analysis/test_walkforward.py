@@ -106,3 +106,18 @@ def test_guard_counts_out_of_sample_forecasts_not_weeks() -> None:
     full = walk_forward(frame(n=60, slope=3.0), ["signal"], min_train=20, min_weeks=26, n_permutations=200)
     assert full["n_forecasts"] == 40 and full["guard"] is None
     assert full["models"]["ridge"]["significant"]
+
+
+def test_significance_flags_use_the_level_not_the_ridge_penalty() -> None:
+    """Every model's and baseline's flag is min(hit p, AUC p) < alpha/2; the chosen ridge penalty plays no part.
+
+    (The penalty once shadowed the level: with a penalty of ~100 every row, even p = 0.99, was flagged.)
+    """
+    out = walk_forward(frame(n=70, seed=4, slope=0.0), ["signal", "noise"], min_train=20, extra_models=True)
+    assert out["model"]["median_alpha"] > 0.5  # a penalty far above any sensible level: the bug would show
+    rows = {**out["models"], **{k: v for k, v in out["baselines"].items() if "hit_rate_p" in v}}
+    assert set(rows) >= {"ridge", "logistic", "tree", "momentum", "majority"}
+    for name, row in rows.items():
+        p = np.nanmin([row["hit_rate_p"], row["auc_p"] if row["auc_p"] is not None else np.nan])
+        assert row["significant"] == bool(p < 0.05 / 2), name
+    assert not all(row["significant"] for row in rows.values())

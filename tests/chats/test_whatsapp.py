@@ -241,3 +241,17 @@ def test_multiline_system_and_attachment_strings(samples: Path, tmp_path: Path) 
     assert frame["kind"].iloc[3:].tolist() == ["media"] * 4
     assert frame["media_type"].iloc[3:].tolist() == ["image"] * 4
     assert frame["text"].iloc[-1] == "Dir auch frohe Ostern."
+
+
+def test_twelve_hour_clock_with_hour_zero(tmp_path: Path) -> None:
+    """'00:08 a. m.' (some Android locales, first hour after midnight) is 00:08; '00:08 p. m.' is refused."""
+    path = tmp_path / "WhatsApp Chat with Crypto Club.txt"
+    path.write_text(
+        "06/20/2020, 00:08 a. m. - Ana: gm\n06/20/2020, 12:30 a. m. - Bo: gn\n06/20/2020, 1:15 p. m. - Ana: pump\n",
+        encoding="utf-8",
+    )
+    frame = read_whatsapp_txt(path, UTC)
+    assert [t.strftime("%H:%M") for t in frame["ts"]] == ["00:08", "00:30", "13:15"]
+    path.write_text("06/20/2020, 00:08 p. m. - Ana: gm\n", encoding="utf-8")
+    with pytest.raises(ParseError, match="hour 0"):
+        read_whatsapp_txt(path, UTC)

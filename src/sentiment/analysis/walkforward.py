@@ -101,15 +101,16 @@ def walk_forward(
         # Predicting at the end of week t, a row may train only if s+1 <= t, i.e. s < t: every row strictly
         # before t. Rows are on distinct calendar weeks in order, so that is exactly rows[:i].
         x_train, y_train = x[:i], y[:i]
-        alpha = _choose_alpha(x_train, y_train)
-        model = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
+        # The ridge penalty has its own name: `alpha` is the significance level the flags below use.
+        penalty = _choose_alpha(x_train, y_train)
+        model = make_pipeline(StandardScaler(), Ridge(alpha=penalty))
         model.fit(x_train, y_train)
         record = {
             time_col: weeks[i],
             "actual": y[i],
             "predicted": float(model.predict(x[i : i + 1])[0]),
             "baseline_mean": float(y_train.mean()),
-            "alpha": alpha,
+            "alpha": penalty,
         }
         if extra_models:
             # The tree ensemble is the slow part: refit every TREE_REFIT weeks, always on earlier weeks only.

@@ -14,9 +14,10 @@ from sentiment.chats.discord import CSV_HEADER as _DISCORD_CSV_HEADER
 from sentiment.chats.discord import read_discord_csv, read_discord_json
 from sentiment.chats.generic import parse_column_map, read_generic_csv, read_generic_jsonl
 from sentiment.chats.pywxdump import PYWXDUMP_V2_HEADER, PYWXDUMP_V3_HEADER, read_pywxdump_csv
-from sentiment.chats.records import Rejects
+from sentiment.chats.records import Rejects, mark_private_chats
 from sentiment.chats.slack import is_slack_export, read_slack_export
 from sentiment.chats.telegram import iter_telegram_batches, read_telegram_export
+from sentiment.chats.telegram_html import export_pages, iter_telegram_html_batches, looks_like_telegram_html
 from sentiment.chats.wechat import read_memotrace_csv
 from sentiment.chats.wechat_txt import (
     looks_like_wechatexporter_txt,
@@ -28,12 +29,21 @@ from sentiment.chats.whatsapp import parse_header as _whatsapp_header
 from sentiment.chats.whatsapp import read_whatsapp_txt
 from sentiment.errors import ConfigError, UnknownFormatError
 
-__all__ = ["FORMATS", "detect_format", "iter_chat_export", "read_chat_export"]
+__all__ = ["FORMATS", "detect_format", "is_telegram_html_export", "iter_chat_export", "read_chat_export"]
 
 Reader = Callable[[Path, tzinfo], pd.DataFrame]
 
+
+def _read_html(path: Path, tz: tzinfo) -> pd.DataFrame:
+    frames = list(iter_telegram_html_batches(path, tz))
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    out.attrs = frames[-1].attrs
+    return out
+
+
 FORMATS: dict[str, tuple[str, Reader]] = {
     "telegram_json": ("Telegram Desktop JSON export (result.json)", read_telegram_export),
+    "telegram_html": ("Telegram Desktop HTML export (messages*.html: a folder or any of its pages)", _read_html),
     "wechat_memotrace_csv": ("MemoTrace/WeChatMsg CSV export", read_memotrace_csv),
     "discord_json": ("DiscordChatExporter JSON export", read_discord_json),
     "discord_csv": ("DiscordChatExporter CSV export", read_discord_csv),
@@ -51,8 +61,10 @@ FORMATS.update(
 )
 # Readers that take ``rejects=`` (--skip-bad-records per record); others are rejected as a whole file.
 _REJECTING = frozenset({"telegram_json", "wechat_pywxdump_csv", "wechat_memotrace_csv"})
-_PLATFORM_ALIASES = {"telegram": "telegram_json", "wechat": "wechat_memotrace_csv"}
+_PLATFORM_ALIASES = {"telegram": "telegram_json", "wechat": "wechat_memotrace_csv", "telegram-html": "telegram_html"}
 _PLATFORM_ALIASES |= {"whatsapp": "whatsapp_txt", "slack": "slack_export"}
+# Formats that do not say whether a chat is a group: judged by content (records.mark_private_chats).
+_UNTYPED_CHATS = frozenset({"whatsapp_txt", "wechat_memotrace_csv", "wechat_wechatmsg_txt", "wechat_exporter_txt"})
 # Formats whose reader also takes the --map column mapping.
 _MAPPED = {"generic_csv": read_generic_csv, "generic_jsonl": read_generic_jsonl}
 # Platforms with more than one format: the content picks among them.
@@ -67,6 +79,8 @@ _DISCORD_KEY = re.compile(rb'"guild"\s*:\s*\{')
 def detect_format(path: Path, column_map: str | None = None) -> str:
     """The format of the export at ``path``, judged from its bytes (never its name)."""
     path = Path(path)
+    if path.is_dir() and is_telegram_html_export(path):
+        return "telegram_html"
     if path.is_dir() or _is_zip(path):
         if is_slack_export(path):
             return "slack_export"
@@ -76,6 +90,8 @@ def detect_format(path: Path, column_map: str | None = None) -> str:
         body = head.removeprefix(b"\xef\xbb\xbf").lstrip()
         if body.startswith(b"localId,TalkerId"):
             return "wechat_memotrace_csv"
+        if looks_like_telegram_html(head):
+            return "telegram_html"
         if body.startswith(b"{") and not _DISCORD_KEY.search(head):
             # Full-account exports list contacts before "chats", so the key may sit far into the file.
             tail = b""
@@ -113,7 +129,17 @@ def read_chat_export(
     fmt = _resolve_format(path, platform, column_map)
     if fmt in _MAPPED:
         return fmt, _MAPPED[fmt](path, tz, column_map)
-    return fmt, FORMATS[fmt][1](path, tz)
+    frame = FORMATS[fmt][1](path, tz)
+    return fmt, mark_private_chats(frame) if fmt in _UNTYPED_CHATS else frame
+
+
+def is_telegram_html_export(folder: Path) -> bool:
+    """True when ``folder`` holds the pages of a Telegram Desktop HTML export (messages.html, messages2.html...)."""
+    pages = export_pages(folder) if Path(folder).is_dir() else []
+    if not pages:
+        return False
+    with pages[0].open("rb") as fh:
+        return looks_like_telegram_html(fh.read(_CHUNK))
 
 
 def _supported() -> str:
@@ -189,12 +215,15 @@ def iter_chat_export(
     fmt = _resolve_format(path, platform, column_map)
     if fmt == "telegram_json":
         return fmt, iter_telegram_batches(path, tz, rejects=rejects, progress=progress)
+    if fmt == "telegram_html":
+        return fmt, iter_telegram_html_batches(path, tz, progress=progress)
 
     def one() -> Iterator[pd.DataFrame]:
         if fmt in _MAPPED:
             yield _MAPPED[fmt](path, tz, column_map)
             return
         kwargs = {"rejects": rejects} if rejects is not None and fmt in _REJECTING else {}
-        yield FORMATS[fmt][1](path, tz, **kwargs)  # type: ignore[call-arg]
+        frame = FORMATS[fmt][1](path, tz, **kwargs)  # type: ignore[call-arg]
+        yield mark_private_chats(frame) if fmt in _UNTYPED_CHATS else frame
 
     return fmt, one()

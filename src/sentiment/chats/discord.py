@@ -21,6 +21,7 @@ __all__ = ["CSV_HEADER", "read_discord_csv", "read_discord_json"]
 
 PLATFORM = "discord"
 CSV_HEADER = ("AuthorID", "Author", "Date", "Content", "Attachments", "Reactions")
+_DM_GUILD = "Direct Messages"
 
 _MESSAGE_TYPES = {"Default", "Reply"}
 # Old DiscordChatExporter versions wrote dates in the UI culture's short format, with no offset.
@@ -61,6 +62,8 @@ def read_discord_json(path: Path, tz: tzinfo) -> pd.DataFrame:
     chat_name = " / ".join(str(p) for p in (guild.get("name"), channel.get("name")) if p)
     chat_id = str(channel["id"]) if channel.get("id") is not None else name_chat_id(chat_name)
     base = {"platform": PLATFORM, "chat_id": chat_id, "chat_name": chat_name or None, "source_file": path.name}
+    # A DM channel is named after the other person (DiscordChatExporter: guild "Direct Messages").
+    base["chat_private"] = str(channel.get("type", "")).startswith("Direct") or guild.get("name") == _DM_GUILD
     rows: list[dict[str, Any]] = []
     for record, msg in enumerate(root["messages"], start=1):
         rows.extend(_json_rows(path, record, msg, tz, base))
@@ -151,6 +154,7 @@ def read_discord_csv(path: Path, tz: tzinfo) -> pd.DataFrame:
         "chat_id": channel_id[1] if channel_id else name_chat_id(chat_name),
         "chat_name": chat_name,
         "source_file": path.name,
+        "chat_private": path.stem.startswith(f"{_DM_GUILD} - "),
     }
     keys = ContentKeys("d:")
     rows = [_csv_row(path, line, rec, tz, base, keys) for line, rec in _csv_records(path, text)]

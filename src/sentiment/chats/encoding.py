@@ -5,8 +5,10 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
+import numpy as np
+
 from sentiment.chats.records import decode_error
-from sentiment.errors import EncodingError
+from sentiment.errors import EncodingError, ParseError
 
 __all__ = ["GB18030", "UTF8", "CheckedUtf8Reader", "read_text", "sniff_encoding"]
 
@@ -57,9 +59,13 @@ def read_text(path: Path, expected: str) -> tuple[str, str]:
 
 class CheckedUtf8Reader:
     """A binary file wrapper for streaming parsers: skips a UTF-8 BOM, validates UTF-8 as it goes, counts bytes
-    and newlines, and raises EncodingError (with the line) at the first invalid byte."""
+    and newlines, and raises EncodingError (with the line) at the first invalid byte.
 
-    def __init__(self, path: Path, expected: str) -> None:
+    With ``max_depth`` it also tracks JSON nesting (brackets outside strings) and raises ParseError beyond it:
+    pathological nesting costs streaming JSON parsers memory quadratic in the depth.
+    """
+
+    def __init__(self, path: Path, expected: str, *, max_depth: int | None = None) -> None:
         self.path = Path(path)
         self.total = self.path.stat().st_size
         self._fh = self.path.open("rb")
@@ -67,6 +73,7 @@ class CheckedUtf8Reader:
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self.done = 0
         self.newlines = 0
+        self._depth = None if max_depth is None else _JsonDepth(max_depth)
         head = self._fh.read(3)
         if head == b"\xef\xbb\xbf":
             self.done = 3
@@ -80,6 +87,10 @@ class CheckedUtf8Reader:
         except UnicodeDecodeError as exc:
             line = self.newlines + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
             raise self._error(self.done + max(exc.start, 0), line) from exc
+        if self._depth is not None and not self._depth.ok(chunk):
+            line = self.newlines + chunk.count(b"\n", 0, self._depth.offset) + 1
+            reason = f"JSON nested deeper than {self._depth.limit} levels (corrupt export?)"
+            raise ParseError(self.path, reason, line=line)
         self.done += len(chunk)
         self.newlines += chunk.count(b"\n")
         return chunk
@@ -102,3 +113,39 @@ class CheckedUtf8Reader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _JsonDepth:
+    """Nesting depth of a JSON byte stream fed chunk by chunk, vectorised (strings and escapes respected)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.depth = 0
+        self.in_string = 0
+        self.carry = b""  # an odd trailing backslash: it escapes the next chunk's first byte
+        self.offset = 0  # where in the last chunk the limit was passed
+
+    def ok(self, chunk: bytes) -> bool:
+        data = self.carry + chunk
+        trail = len(data) - len(data.rstrip(b"\\")) if data.endswith(b"\\") else 0
+        self.carry = b"\\" if trail % 2 else b""
+        if self.carry:
+            data = data[:-1]
+        if b"\\" in data:
+            # Escaped backslashes, then escaped quotes, can go: what is left of the quotes delimit strings.
+            data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+        codes = np.frombuffer(data, dtype=np.uint8)
+        folded = codes | 0x20  # [ -> {, ] -> }: one comparison per side
+        opens = folded == 0x7B
+        where = np.flatnonzero(opens | (folded == 0x7D))
+        quotes = np.flatnonzero(codes == 0x22)
+        outside = where[((np.searchsorted(quotes, where) + self.in_string) & 1) == 0]
+        depth = self.depth + np.cumsum(opens[outside].astype(np.int8) * 2 - 1, dtype=np.int64)
+        self.in_string = (len(quotes) + self.in_string) & 1
+        if depth.size:
+            if int(depth.max()) > self.limit:
+                # Offsets shift by the removed escapes; the line is still right to within the string.
+                self.offset = int(outside[int(np.argmax(depth > self.limit))])
+                return False
+            self.depth = int(depth[-1])
+        return True

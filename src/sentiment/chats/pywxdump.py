@@ -139,6 +139,8 @@ def _rows(path: Path, line: int, rec: dict[str, str], tz: tzinfo) -> Iterator[di
         "author_name": None if author == SELF_KEY else author,
         "source_file": path.name,
         "source_record": line,
+        # Group rooms end in @chatroom; any other room is the other person's WeChat id.
+        "chat_private": not room.endswith("@chatroom"),
     }
     type_name = rec["type_name"].strip()
     if type_name in _SYSTEM or type_name.startswith("消息撤回"):

@@ -18,6 +18,7 @@ __all__ = [
     "content_id",
     "decode_error",
     "local_seconds",
+    "mark_private_chats",
     "name_chat_id",
     "raw_frame",
 ]
@@ -41,14 +42,19 @@ RAW_COLUMNS: tuple[str, ...] = (
     "edited",
     "source_file",
     "source_record",
+    # True when the chat is one-to-one or named after a person: its id, name and file name are pseudonymised.
+    "chat_private",
 )
 
-_DEFAULTS: dict[str, Any] = {"is_forward": False, "edited": False}
-_STRINGS = [c for c in RAW_COLUMNS if c not in ("ts", "is_forward", "reactions", "edited", "source_record")]
+_DEFAULTS: dict[str, Any] = {"is_forward": False, "edited": False, "chat_private": False}
+_STRINGS = [
+    c for c in RAW_COLUMNS if c not in ("ts", "is_forward", "reactions", "edited", "source_record", "chat_private")
+]
 
 
-def raw_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """The raw frame of row dicts whose ``ts`` is unix seconds; absent keys are null (flags False)."""
+def raw_frame(rows: Iterable[Mapping[str, Any]] | Iterable[tuple[Any, ...]]) -> pd.DataFrame:
+    """The raw frame of row dicts (or tuples in RAW_COLUMNS order) whose ``ts`` is unix seconds; absent keys are
+    null (flags False)."""
     frame = pd.DataFrame.from_records(list(rows), columns=list(RAW_COLUMNS))
     # Typed even when all-null, so frames from different exports concatenate cleanly.
     frame[_STRINGS] = frame[_STRINGS].astype("str")
@@ -57,6 +63,26 @@ def raw_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     frame["ts"] = pd.to_datetime(frame["ts"].astype("int64"), unit="s", utc=True).astype("datetime64[us, UTC]")
     frame["reactions"] = frame["reactions"].astype("Int32")
     frame["source_record"] = frame["source_record"].astype("int64")
+    return frame
+
+
+# Events only a group shows; a chat without them and with at most two senders is treated as one-to-one.
+_GROUP_EVENTS = ("join", "leave", "remove", "rename")
+
+
+def mark_private_chats(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``chat_private`` set for chats that look one-to-one (<= 2 senders, no group events).
+
+    For exports that do not say whether a chat is a group: such a chat is usually named after the other person,
+    so its id, name and file name must be pseudonymised. A group wrongly taken as private only loses its title.
+    """
+    if frame.empty:
+        return frame
+    grouped = frame.groupby("chat_id", sort=False)
+    senders = grouped["author_key"].nunique()
+    events = frame["kind"].isin(_GROUP_EVENTS).groupby(frame["chat_id"], sort=False).any()
+    private = (senders <= 2) & ~events
+    frame["chat_private"] = frame["chat_private"] | frame["chat_id"].map(private).fillna(False).astype(bool)
     return frame
 
 

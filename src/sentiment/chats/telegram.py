@@ -12,12 +12,16 @@ import ijson
 import pandas as pd
 
 from sentiment.chats.encoding import CheckedUtf8Reader
-from sentiment.chats.records import Rejects, decode_error, name_chat_id, raw_frame
+from sentiment.chats.records import RAW_COLUMNS, Rejects, decode_error, name_chat_id, raw_frame
+from sentiment.chats.textio import ContentKeys
 from sentiment.errors import ParseError
 
 __all__ = ["iter_telegram_batches", "read_telegram_export"]
 
 PLATFORM = "telegram"
+GROUP_TYPES = frozenset(
+    {"private_group", "private_supergroup", "public_supergroup", "private_channel", "public_channel"}
+)
 
 # Telegram's document media_type values, renamed to the project's vocabulary shared with WeChat.
 _MEDIA_TYPES = {
@@ -38,6 +42,10 @@ _MEDIA_KEYS = (
 )
 
 
+# A message's time must be a real instant (a corrupt date_unixtime would overflow the timestamp column).
+_MIN_SECONDS, _MAX_SECONDS = 0, 253_402_300_799
+# Telegram's own nesting is < 10 levels; far deeper input is corrupt (and would cost ijson quadratic memory).
+MAX_DEPTH = 64
 # Above this size a syntax error is located by ijson's byte count alone (re-reading with json would need the RAM).
 _EXACT_ERROR_BYTES = 64 << 20
 Progress = Callable[[int, int], None]
@@ -65,8 +73,8 @@ def iter_telegram_batches(
     batch. With ``rejects`` a bad message is appended there (record, raw JSON, reason) instead of failing.
     """
     path = Path(path)
-    rows: list[dict[str, Any]] = []
-    reader = CheckedUtf8Reader(path, "UTF-8 (Telegram exports are UTF-8)")
+    rows: list[tuple[Any, ...]] = []
+    reader = CheckedUtf8Reader(path, "UTF-8 (Telegram exports are UTF-8)", max_depth=MAX_DEPTH)
     try:
         for row in _stream_rows(path, reader, tz, rejects):
             rows.append(row)
@@ -85,7 +93,7 @@ def iter_telegram_batches(
 
 def _stream_rows(
     path: Path, reader: CheckedUtf8Reader, tz: tzinfo, rejects: Rejects | None
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[tuple[Any, ...]]:
     where = "the start of the file"
     try:
         events = ijson.parse(reader, use_float=True)
@@ -95,12 +103,14 @@ def _stream_rows(
             raise ParseError(path, "not a Telegram Desktop export: the root is not a JSON object", line=1)
         for prefix, event, value in events:
             if prefix == "" and event == "map_key" and value == "messages":
+                _expect(path, events, "messages", "start_array", "a list of messages")
                 # Single-chat export: name/type/id precede "messages" in the writer's order. Let ijson's C code
                 # build the message objects from a second handle (much faster than a Python event loop).
                 where = "the messages list"
                 yield from _single_chat(path, tz, meta, rejects)
                 return
             if prefix == "" and event == "map_key" and value == "chats":
+                _expect(path, events, "chats", "start_map", "an object holding 'list'")
                 where = "the chats list"
                 yield from _account_chats(path, events, tz, rejects)
                 return
@@ -111,20 +121,43 @@ def _stream_rows(
         raise _syntax_error(path, reader, exc, where) from exc
 
 
-def _single_chat(path: Path, tz: tzinfo, meta: dict[str, Any], rejects: Rejects | None) -> Iterator[dict[str, Any]]:
+_JSON_KINDS = {"start_map": "an object", "start_array": "a list", "string": "a string", "null": "null"}
+
+
+def _expect(path: Path, events: Iterator[tuple[str, str, Any]], key: str, event: str, what: str) -> None:
+    """Consume the event opening ``key``'s value; ParseError unless it is ``event`` (a string or null would
+    otherwise read as an export with nothing in it)."""
+    _, got, _ = next(events, ("", "end of file", None))
+    if got != event:
+        raise ParseError(path, f"'{key}' is {_JSON_KINDS.get(got, got)}, expected {what}")
+
+
+def _single_chat(path: Path, tz: tzinfo, meta: dict[str, Any], rejects: Rejects | None) -> Iterator[tuple[Any, ...]]:
     base = _chat_base(path, meta)
-    with CheckedUtf8Reader(path, "UTF-8 (Telegram exports are UTF-8)") as second:
+    head = (base["platform"], base["chat_id"], base["chat_name"])
+    tail = (base["source_file"],)
+    private = base["chat_private"]
+    with CheckedUtf8Reader(path, "UTF-8 (Telegram exports are UTF-8)", max_depth=MAX_DEPTH) as second:
         record = 0
         try:
             for record, msg in enumerate(ijson.items(second, "messages.item", use_float=True), start=1):
-                yield from _guarded(path, base, record, msg, tz, rejects)
+                # Plain messages (nearly all records) take the fast path straight to a row tuple.
+                try:
+                    row = _plain_row(head, tail, private, record, msg)
+                except (TypeError, ValueError, AttributeError):
+                    row = None  # malformed: the general path reports it
+                if row is not None:
+                    yield row
+                    continue
+                for full in _guarded(path, base, record, msg, tz, rejects):
+                    yield tuple(full.get(c) for c in RAW_COLUMNS)
         except ijson.JSONError as exc:
             raise _syntax_error(path, second, exc, f"message record {record}") from exc
 
 
 def _account_chats(
     path: Path, events: Iterator[tuple[str, str, Any]], tz: tzinfo, rejects: Rejects | None
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[tuple[Any, ...]]:
     """Full-account export: walk chats.list / left_chats.list, building one message object at a time."""
     meta: dict[str, Any] = {}
     base: dict[str, Any] | None = None
@@ -138,9 +171,12 @@ def _account_chats(
             depth -= event in ("end_map", "end_array")
             if depth == 0:
                 record += 1
-                yield from _guarded(path, base or _chat_base(path, meta), record, builder.value, tz, rejects)
+                for full in _guarded(path, base or _chat_base(path, meta), record, builder.value, tz, rejects):
+                    yield tuple(full.get(c) for c in RAW_COLUMNS)
                 builder = None
             continue
+        if prefix in ("chats.list", "left_chats.list") and event not in ("start_array", "end_array"):
+            raise ParseError(path, f"'{prefix}' is {_JSON_KINDS.get(event, event)}, expected a list of chats")
         if prefix in ("chats.list.item", "left_chats.list.item"):
             if event == "start_map":
                 meta, base, record = {}, None, 0
@@ -155,7 +191,8 @@ def _account_chats(
             depth = 1 if event in ("start_map", "start_array") else 0
             if depth == 0:
                 record += 1
-                yield from _guarded(path, base, record, builder.value, tz, rejects)
+                for full in _guarded(path, base, record, builder.value, tz, rejects):
+                    yield tuple(full.get(c) for c in RAW_COLUMNS)
                 builder = None
         elif prefix.endswith(".list.item.messages") and event not in ("start_array", "end_array", "null"):
             raise ParseError(path, f"chat {meta.get('name')!r}: 'messages' is not a list")
@@ -165,11 +202,73 @@ def _account_chats(
                     meta[key] = value
 
 
+_MEDIA_KEY_SET = frozenset(key for key, _ in _MEDIA_KEYS)
+
+
+def _plain_row(
+    head: tuple[Any, ...], tail: tuple[Any, ...], private: bool, record: int, msg: Any
+) -> tuple[Any, ...] | None:
+    """The raw row of an ordinary message (type message, id, date_unixtime in range) as a tuple in RAW_COLUMNS
+    order, or None for anything else (which the general path reads, with its checks and messages)."""
+    if type(msg) is not dict or msg.get("type") != "message":
+        return None
+    ident = msg.get("id")
+    unix = msg.get("date_unixtime")
+    if ident is None or type(unix) is not str or not unix.isdigit():
+        return None
+    ts = int(unix)
+    if ts > _MAX_SECONDS:
+        return None
+    keys = msg.keys()
+    media = msg.get("media_type")
+    if media:
+        media = _MEDIA_TYPES.get(media, media)
+    elif not keys.isdisjoint(_MEDIA_KEY_SET):
+        media = next(label for key, label in _MEDIA_KEYS if key in keys)
+    else:
+        media = None
+    text = msg.get("text")
+    if type(text) is not str:
+        text = _text(text)
+    reply = msg.get("reply_to_message_id")
+    reactions = msg.get("reactions")
+    if reactions is not None:
+        reactions = (
+            sum(int(r.get("count", 0)) for r in reactions if isinstance(r, dict))
+            if isinstance(reactions, list)
+            else None
+        )
+    from_id = msg.get("from_id")
+    name = msg.get("from")
+    return (
+        *head,
+        str(ident),
+        ts,
+        str(from_id) if from_id is not None else (None if name is None else str(name)),
+        name,
+        "media" if media else "message",
+        None,
+        None,
+        media,
+        text or None,
+        None if reply is None else str(reply),
+        "forwarded_from" in keys,
+        reactions,
+        "edited" in keys or "edited_unixtime" in keys,
+        *tail,
+        record,
+        private,
+    )
+
+
 def _chat_base(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     name = meta.get("name")
     chat_name = None if name is None else str(name)
     chat_id = str(meta["id"]) if meta.get("id") is not None else name_chat_id(chat_name or "")
-    return {"platform": PLATFORM, "chat_id": chat_id, "chat_name": chat_name, "source_file": path.name}
+    # Only group and channel types keep their title; personal, bot and saved chats (or no type) are private.
+    private = meta.get("type") not in GROUP_TYPES
+    base = {"platform": PLATFORM, "chat_id": chat_id, "chat_name": chat_name, "source_file": path.name}
+    return base | {"chat_private": private, "_content_keys": ContentKeys("t:")}
 
 
 def _guarded(
@@ -212,14 +311,15 @@ def _message_rows(path: Path, base: dict[str, Any], record: int, msg: Any, tz: t
     where = f"chat {base['chat_name'] or base['chat_id']!r}, message record {record}"
     if not isinstance(msg, dict):
         raise ParseError(path, f"{where}: not a JSON object")
-    missing = [k for k in ("id", "type") if k not in msg]
+    missing = [k for k in ("type",) if k not in msg]
     if "date" not in msg and "date_unixtime" not in msg:
         missing.append("date")
     if missing:
         raise ParseError(path, f"{where}: missing required key(s) {', '.join(map(repr, missing))}")
     common = {
         **base,
-        "message_id": str(msg["id"]),
+        # Some tools and older exports write no id: a content hash (repeat-numbered) keeps re-ingests idempotent.
+        "message_id": str(msg["id"]) if msg.get("id") is not None else _content_key(base, msg),
         "ts": _seconds(path, where, msg, tz),
         "edited": "edited" in msg or "edited_unixtime" in msg,
         "source_record": record,
@@ -232,10 +332,19 @@ def _message_rows(path: Path, base: dict[str, Any], record: int, msg: Any, tz: t
         raise ParseError(path, f"{where}: malformed message ({type(exc).__name__}: {exc})") from exc
 
 
+def _content_key(base: dict[str, Any], msg: Mapping[str, Any]) -> str:
+    parts = (msg.get("type"), msg.get("date_unixtime"), msg.get("date"), msg.get("from_id"), msg.get("from"))
+    text = json.dumps([*parts, msg.get("text"), msg.get("actor"), msg.get("action")], ensure_ascii=False, default=str)
+    return base["_content_keys"](text)
+
+
 def _seconds(path: Path, where: str, msg: Mapping[str, Any], tz: tzinfo) -> int:
     try:
         if msg.get("date_unixtime") is not None:
-            return int(msg["date_unixtime"])
+            seconds = int(msg["date_unixtime"])
+            if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
+                raise ParseError(path, f"{where}: date_unixtime {seconds} is outside the years 1970-9999")
+            return seconds
         # Old exports only carry the exporting PC's wall-clock time, with no offset.
         local = datetime.fromisoformat(str(msg["date"])).replace(tzinfo=tz)
         return int(local.timestamp())

@@ -119,7 +119,8 @@ def wall_time(header: Header, dayfirst: bool) -> datetime:
     hms = [int(p) for p in re.split(r"[.:]", header.time)]
     hour = hms[0]
     if header.ampm:
-        if not 1 <= hour <= 12:
+        # Some Android locales write the first hour after midnight as "00:08 a. m." (hour 0 on a 12-hour clock).
+        if not 0 <= hour <= 12 or (hour == 0 and header.ampm.lower() == "p"):
             raise ValueError(f"hour {hour} with am/pm")
         hour = hour % 12 + (12 if header.ampm.lower() == "p" else 0)
     return datetime(year, month, day, hour, hms[1], hms[2] if len(hms) > 2 else 0)

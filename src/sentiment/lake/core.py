@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.dataset as ds
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
@@ -152,14 +152,14 @@ class Lake:
             shutil.rmtree(stage_dir, ignore_errors=True)
 
     def _insert_files(self, table: str, files: Sequence[Path]) -> int:
-        """Append the new rows of staged Parquet files (conformed rows plus a ``__seq`` column), one commit."""
-        listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+        """Append the new rows of staged Arrow files (conformed rows plus a ``__seq`` column), one commit."""
         keys = ", ".join([*schemas.KEYS[table], SEQ])
-        source_sql = f"SELECT {keys} FROM read_parquet([{listed}])"
+        staged = ds.dataset([str(f) for f in files], format="arrow")
 
         def rows(dt: DeltaTable) -> pa.RecordBatchReader | None:
             with _duck() as con:
-                keep = tables.new_positions(con, table, source_sql, self._stored(con, table, dt))
+                con.register("__staged", staged)
+                keep = tables.new_positions(con, table, f"SELECT {keys} FROM __staged", self._stored(con, table, dt))
             return tables.reader_of(files, table, keep) if len(keep) else None
 
         return tables.insert_new(self.location, table, rows)
@@ -238,15 +238,12 @@ class Lake:
         if found.data:
             work = Path(tempfile.mkdtemp(prefix=f"sentiment-migrate-{table}-"))
             try:
-                staged = work / "rows.parquet"
+                staged = work / "rows.arrow"
                 with _duck() as con:
                     con.register("__legacy", found.dataset())
                     names = ", ".join(schemas.schema(table).names)
-                    target = str(staged).replace("'", "''")
-                    con.execute(
-                        f"COPY (SELECT {names}, row_number() OVER () AS {SEQ} FROM __legacy) TO '{target}' "
-                        "(FORMAT parquet)"
-                    )
+                    query_ = f"SELECT {names}, row_number() OVER () - 1 AS {SEQ} FROM __legacy"
+                    tables.write_staged(con.sql(query_).to_arrow_reader(), staged, table)
                 inserted = self._insert_files(table, [staged])
             finally:
                 shutil.rmtree(work, ignore_errors=True)
@@ -322,12 +319,12 @@ class StagedAppend:
         self.files: list[Path] = []
 
     def add(self, frame: pd.DataFrame) -> int:
-        """Validate and stage a batch (nothing visible in the table yet); return its row count."""
+        """Validate and stage a batch in an Arrow file (nothing visible in the table yet); return its row count."""
         arrow = schemas.conform(frame, self.table)
         if arrow.num_rows == 0:
             return 0
-        path = self.stage_dir / f"batch-{len(self.files):06d}.parquet"
-        pq.write_table(tables.with_seq(arrow, self.staged_rows), path)
+        path = self.stage_dir / f"batch-{len(self.files):06d}.arrow"
+        tables.write_staged(tables.with_seq(arrow, self.staged_rows), path, self.table)
         self.files.append(path)
         self.staged_rows += arrow.num_rows
         return arrow.num_rows

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
 
-from sentiment.errors import AnalysisError
+from sentiment.errors import AnalysisError, LakeError
 from sentiment.features import LANGUAGE_COLUMNS, weekly_community_features, weekly_language_coverage
 from sentiment.lake import Lake
 from sentiment.prices.weekly import weekly_bars
@@ -32,15 +34,38 @@ def community_features(settings: Settings, symbol: str | None = None) -> pd.Data
     from sentiment.steps.communities import chat_filter, chats_of
 
     chats = None if symbol is None else chats_of(settings, symbol)
-    messages = Lake(settings.lake).read(f"SELECT * FROM messages WHERE {chat_filter(chats)}")
+    messages = _read_lean(Lake(settings.lake), f"{_FEATURE_INPUT} WHERE {chat_filter(chats)}")
     if messages.empty:
         whose = "" if chats is None else f" of {symbol}'s community"
         raise AnalysisError(f"the lake holds no messages{whose}: ingest chat exports first")
-    aliases = tuple(sym.split("/")[0] for sym in settings.symbols)  # token_mentions: cashtags + base names
+    # token_mentions of unscored posts: cashtags, base names and the configured aliases (scored posts carry them).
+    configured = [name for names in settings.aliases.values() for name in names]
+    aliases = tuple(dict.fromkeys([*(sym.split("/")[0] for sym in settings.symbols), *configured]))
     features = weekly_community_features(messages, week_starts_on=settings.week_starts_on, aliases=aliases)
     languages = weekly_language_coverage(messages, week_starts_on=settings.week_starts_on)
     merged = features.merge(languages, on=["scope", "week_start"], how="left")
     return merged.fillna({c: 0 for c in LANGUAGE_COLUMNS if c.endswith("_posts")})
+
+
+# What the weekly features read of ``messages``: names, file positions and score details stay out, and the mentions
+# lists come as their lengths (1M rows of list objects cost GBs in pandas).
+_UNREAD = "chat_name, author_name, inviter_id, source_file, source_record, ingested_at, pos, neu, neg, scorer, "
+_UNREAD += "scorer_version, scored_at, mentions"
+_FEATURE_INPUT = f"SELECT * EXCLUDE ({_UNREAD}), len(mentions) AS mention_count FROM messages"
+_STR = pd.StringDtype(na_value=float("nan"))  # what DataFrame reads of the lake give strings
+_STRINGS = {pa.string(): _STR, pa.large_string(): _STR, pa.string_view(): _STR}
+
+
+def _read_lean(lake: Lake, sql: str) -> pd.DataFrame:
+    """``sql`` over the lake as a DataFrame via Arrow (DuckDB's own DataFrame conversion peaks at ~4x the data)."""
+    con = lake.connect(sql)
+    try:
+        table = con.sql(sql).to_arrow_table()
+    except duckdb.Error as exc:
+        raise LakeError(lake.root, f"query failed: {exc}") from exc
+    finally:
+        con.close()
+    return table.to_pandas(types_mapper=_STRINGS.get)
 
 
 def build_weekly_symbol(settings: Settings, features: pd.DataFrame, symbol: str) -> int:
@@ -54,11 +79,16 @@ def _weekly_of_symbol(settings: Settings, features: pd.DataFrame, symbol: str) -
     With communities, ``features`` of the whole lake are replaced by those of the symbol's own community."""
     if settings.communities:
         features = community_features(settings, symbol)
-    wanted = ", ".join(f"'{sql_quote(s)}'" for s in dict.fromkeys((symbol, settings.market_symbol)))
+    names = list(dict.fromkeys((symbol, settings.market_symbol)))
+    wanted = ", ".join(f"upper('{sql_quote(s)}')" for s in names)
     prices = Lake(settings.lake).read(
         f"SELECT * FROM prices WHERE exchange = '{sql_quote(settings.exchange)}' "
-        f"AND timeframe = '{sql_quote(settings.timeframe)}' AND symbol IN ({wanted})"
+        f"AND timeframe = '{sql_quote(settings.timeframe)}' AND upper(symbol) IN ({wanted})"
     )
+    # Symbols match in any case, as the fetch does ("virtual/usdt" finds VIRTUAL/USDT); the configured
+    # spelling is kept so the weekly rows and reports carry the name the user asked for.
+    by_upper = {s.upper(): s for s in names}
+    prices["symbol"] = prices["symbol"].map(lambda s: by_upper.get(str(s).upper(), s))
     if prices[prices["symbol"] == symbol].empty:
         raise AnalysisError(f"the lake holds no {settings.exchange} prices of {symbol}: fetch prices first")
     bars = weekly_bars(prices, market_symbol=settings.market_symbol, week_starts_on=settings.week_starts_on)

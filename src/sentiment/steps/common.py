@@ -11,11 +11,11 @@ from typing import Any
 
 import pandas as pd
 
-from sentiment.errors import LakeError
+from sentiment.errors import InputError, LakeError
 from sentiment.lake import Lake
 from sentiment.settings import Settings
 
-__all__ = ["IngestSummary", "recorded", "sql_quote"]
+__all__ = ["IngestSummary", "failure_detail", "recorded", "sql_quote"]
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def recorded(step: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 result = fn(settings, *args, **kwargs)
             except Exception as exc:
                 try:
-                    _record_run(settings, step, started, "failed", None, f"{type(exc).__name__}: {exc}")
+                    _record_run(settings, step, started, "failed", None, failure_detail(exc, settings.keep_names))
                 except LakeError as lake_exc:  # the step's own error is the one to report
                     log.warning("could not record the failed %s run: %s", step, lake_exc)
                 raise
@@ -41,6 +41,16 @@ def recorded(step: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return run
 
     return wrap
+
+
+def failure_detail(exc: BaseException, keep_names: bool) -> str:
+    """What the ``runs`` table keeps of a failure. An input error names the user's file and quotes its record,
+    either of which can name a person ("WhatsApp Chat with …"): unless names may be stored, only its kind and
+    record number are kept (the CLI printed the whole line to the user)."""
+    if isinstance(exc, InputError) and not keep_names:
+        where = f" at record {exc.line}" if exc.line is not None else ""
+        return f"{type(exc).__name__}{where} (file name and reason withheld: they may name a person)"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _rows_of(result: object) -> int | None:
@@ -80,6 +90,10 @@ class IngestSummary:
     files: list[tuple[str, str, int]] = field(default_factory=list)
     rows_written: int = 0
     rejects: int = 0
+    # (path, reason, blocks) a reader skipped without failing (e.g. unreadable blocks of an anonymised HTML copy)
+    skipped: list[tuple[str, str, int]] = field(default_factory=list)
+    # exports holding times without an offset, read in the configured zone (default UTC)
+    wall_time_files: list[str] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:

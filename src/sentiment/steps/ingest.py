@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
 from sentiment import privacy
-from sentiment.chats.detect import iter_chat_export
+from sentiment.chats.detect import is_telegram_html_export, iter_chat_export
 from sentiment.chats.records import Rejects
 from sentiment.chats.slack import is_slack_export
+from sentiment.chats.telegram_html import PAGE_NAME
 from sentiment.errors import ConfigError, EncodingError, InputError, ParseError
 from sentiment.lake import Lake
 from sentiment.settings import Settings
@@ -23,15 +22,16 @@ from sentiment.steps.common import IngestSummary, recorded
 
 __all__ = [
     "CHAT_SUFFIXES",
+    "DEFAULT_WALL_TIME_ZONE",
     "IngestSummary",
-    "ParsedExport",
+    "WallTimeZone",
     "chat_files",
     "expand_chat_paths",
+    "export_fingerprint",
     "ingest_chats",
     "local_zone",
-    "parse_chat_file",
+    "notices",
     "pseudonym_key",
-    "write_messages",
     "write_rejects",
 ]
 
@@ -41,147 +41,195 @@ CHAT_SUFFIXES = (".json", ".csv", ".txt", ".jsonl", ".zip")
 _ENCODING_NAMES = {"utf-8-sig": "UTF-8", "gb18030": "GB18030, e.g. re-saved by Excel"}
 
 
-def local_zone(name: str | None) -> tzinfo:
-    """The zone for exports that carry only wall time: the configured one, else this machine's."""
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(f"unknown time zone {name!r}") from exc
-    return datetime.now().astimezone().tzinfo or ZoneInfo("UTC")
+# Wall times (exports without offsets) are read in UTC unless a zone is configured: never the machine's zone,
+# so a server and a laptop store the same instants for the same files.
+DEFAULT_WALL_TIME_ZONE = "UTC"
+
+
+def local_zone(name: str | None) -> WallTimeZone:
+    """The zone for exports that carry only wall time: the configured one, else UTC (never this machine's)."""
+    chosen = name or DEFAULT_WALL_TIME_ZONE
+    try:
+        return WallTimeZone(ZoneInfo(chosen), chosen)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"unknown time zone {name!r}") from exc
 
 
 def expand_chat_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files named directly, plus the export files found (recursively) inside named folders, in sorted order."""
+    """Files named directly, plus the export files found (recursively) inside named folders, in sorted order.
+
+    A folder that is one export (a Slack workspace, a Telegram HTML export's ``messages*.html`` pages) is listed
+    once as the folder; a page of a Telegram HTML export stands for its whole folder.
+    """
     out: list[Path] = []
     for path in paths:
-        if path.is_dir() and is_slack_export(path):
-            out.append(path)  # a Slack workspace export folder is one export
+        if path.is_dir() and (is_slack_export(path) or is_telegram_html_export(path)):
+            out.append(path)  # a folder that is one export
         elif path.is_dir():
-            slack = sorted(p for p in path.rglob("*") if p.is_dir() and is_slack_export(p))
-            out.extend(slack)
+            folders = sorted(
+                p for p in path.rglob("*") if p.is_dir() and (is_slack_export(p) or is_telegram_html_export(p))
+            )
+            out.extend(folders)
             out.extend(
                 sorted(
                     p
                     for p in path.rglob("*")
-                    if p.is_file() and p.suffix.lower() in CHAT_SUFFIXES and not any(s in p.parents for s in slack)
+                    if p.is_file() and p.suffix.lower() in CHAT_SUFFIXES and not any(s in p.parents for s in folders)
                 )
             )
         elif path.is_file():
-            out.append(path)
+            page = PAGE_NAME.match(path.name) and is_telegram_html_export(path.parent)
+            out.append(path.parent if page else path)
         else:
             raise InputError(path, "no such file or folder")
-    return out
+    return list(dict.fromkeys(out))  # a folder named twice (or through two of its pages) is read once
 
 
-@dataclass(frozen=True)
-class ParsedExport:
-    """One export read into pseudonymised ``messages`` rows, plus the records it rejected (--skip-bad-records)."""
+class WallTimeZone(tzinfo):
+    """The zone wall-time exports are read in, noting whether any reader needed it (one instance per file).
 
-    path: Path
-    label: str
-    records: int
-    messages: pd.DataFrame
-    rejects: pd.DataFrame
+    Readers call it only for times written without an offset, so ``used`` says that this file's times depended on
+    the zone setting; the CLI names such files instead of warning on every run.
+    """
+
+    def __init__(self, zone: tzinfo, name: str) -> None:
+        self.zone = zone
+        self.name = name
+        self.used = False
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        self.used = True
+        return self.zone.utcoffset(None if dt is None else dt.replace(tzinfo=None))
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return self.zone.dst(None if dt is None else dt.replace(tzinfo=None))
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return self.zone.tzname(None if dt is None else dt.replace(tzinfo=None))
+
+    def fromutc(self, dt: datetime) -> datetime:
+        self.used = True
+        return self.zone.fromutc(dt.replace(tzinfo=self.zone)).replace(tzinfo=self)
+
+    def __repr__(self) -> str:
+        return self.name
 
 
 @recorded("ingest-chats")
 def ingest_chats(
     settings: Settings,
-    paths: Sequence[Path],
+    paths: Sequence[Path] | None = None,
     *,
     now: pd.Timestamp,
     progress: Callable[[Path, int, int], None] | None = None,
 ) -> IngestSummary:
-    """Parse every export, pseudonymise, and append new messages: all or nothing for the run.
+    """Parse every export (default: ``settings.chats``), pseudonymise, and append new messages: all or nothing.
 
-    Readers stream (Telegram in bounded batches); batches are staged and published only after every file parsed,
-    so a bad file leaves no new rows. With ``skip_bad_records`` bad records go to ``rejects`` instead.
-    ``progress(path, bytes_read, total)`` is called as big files stream.
+    The one ingest path of the CLI and the flows. Readers stream (Telegram in bounded batches); batches are staged
+    and published only after every file parsed, so a bad file leaves no new rows. With ``skip_bad_records`` bad
+    records go to ``rejects`` instead. ``progress(path, bytes_read, total)`` is called as big files stream.
     """
     lake = Lake(settings.lake)
     files = chat_files(settings, paths)
     key = pseudonym_key(settings)
     report: list[tuple[str, str, int]] = []
     rejected: list[pd.DataFrame] = []
+    skipped: list[tuple[str, str, int]] = []
+    wall_time: list[str] = []
     chats_by_file: dict[Path, set[tuple[str, str]]] = {}
     with lake.staged_append("messages") as staged:
         for path in files:
             tick = None if progress is None else (lambda done, total, p=path: progress(p, done, total))
-            label, count, frames, rejects = _export_frames(settings, path, key, now, tick)
+            export = _Export(settings, path, key, now)
             pairs = chats_by_file.setdefault(path, set())
-            for frame in frames:
+            for frame in export.frames(tick):
                 staged.add(frame)
                 pairs |= _chat_pairs(frame)
-            report.append((str(path), label(), count()))
-            rejected.append(_rejects_frame(settings, path, label(), rejects, now))
-            log.info("%s: %s, %d records, %d rejected", path, label(), count(), len(rejects))
+            report.append((str(path), export.label, export.count))
+            rejected.append(_rejects_frame(settings, export))
+            skipped.extend((str(path), reason, n) for reason, n in export.skipped.items())
+            if export.zone.used:
+                wall_time.append(str(path))
+            log.info("%s: %s, %d records, %d rejected", path, export.label, export.count, len(export.rejects))
     n_rejects = write_rejects(settings, rejected)
     _record_communities(settings, chats_by_file)
-    return IngestSummary(files=report, rows_written=staged.written, rejects=n_rejects)
+    return IngestSummary(
+        files=report, rows_written=staged.written, rejects=n_rejects, skipped=skipped, wall_time_files=wall_time
+    )
 
 
-def parse_chat_file(settings: Settings, path: Path, *, now: pd.Timestamp) -> ParsedExport:
-    """One export parsed, redacted if asked and pseudonymised into ``messages`` rows (nothing written)."""
-    label, count, frames, rejects = _export_frames(settings, path, pseudonym_key(settings), now, None)
-    parsed = [f for f in frames if not f.empty]
-    messages = pd.concat(parsed, ignore_index=True) if parsed else pd.DataFrame()
-    return ParsedExport(path, label(), count(), messages, _rejects_frame(settings, path, label(), rejects, now))
+class _Export:
+    """One export streamed as ``messages`` frames; what was read (format, count, skips, rejects) once consumed."""
 
+    def __init__(self, settings: Settings, path: Path, key: bytes, now: pd.Timestamp) -> None:
+        self.settings = settings
+        self.path = path
+        self.key = key
+        self.now = now
+        self.zone = local_zone(settings.tz)
+        self.fmt = "?"
+        self.encoding: str | None = None
+        self.count = 0
+        self.skipped: dict[str, int] = {}
+        self.rejects: Rejects = []
+        self.private: tuple[str, str] | None = None  # (platform, raw chat id) of a private chat's file
 
-def _export_frames(
-    settings: Settings,
-    path: Path,
-    key: bytes,
-    now: pd.Timestamp,
-    progress: Callable[[int, int], None] | None,
-) -> tuple[Callable[[], str], Callable[[], int], Iterator[pd.DataFrame], Rejects]:
-    """Stream one export as ``messages`` frames. Returns (format label, records read, frames, rejects): the label
-    and count are functions because they are known once the frames have been consumed."""
-    rejects: Rejects = []
-    state: dict[str, Any] = {"fmt": "?", "count": 0, "encoding": None}
+    @property
+    def label(self) -> str:
+        if self.encoding is None:
+            return self.fmt
+        return f"{self.fmt} ({_ENCODING_NAMES.get(self.encoding, self.encoding)})"
 
-    def frames() -> Iterator[pd.DataFrame]:
+    def frames(self, progress: Callable[[int, int], None] | None) -> Iterator[pd.DataFrame]:
+        settings = self.settings
         try:
-            state["fmt"], raws = iter_chat_export(
-                path,
+            self.fmt, raws = iter_chat_export(
+                self.path,
                 settings.platform,
-                local_zone(settings.tz),
+                self.zone,
                 settings.column_map,
-                rejects=rejects if settings.skip_bad_records else None,
+                rejects=self.rejects if settings.skip_bad_records else None,
                 progress=progress,
             )
             for raw in raws:
-                state["encoding"] = raw.attrs.get("encoding", state["encoding"])
-                state["count"] += len(raw)
+                self.encoding = raw.attrs.get("encoding", self.encoding)
+                self.skipped = raw.attrs.get("skipped", self.skipped)
+                self.count += len(raw)
+                if self.private is None and raw["chat_private"].any():
+                    first = raw[raw["chat_private"]].iloc[0]
+                    self.private = (str(first["platform"]), str(first["chat_id"]))
                 if settings.redact:
                     raw = privacy.redact_messages(raw)
-                yield privacy.to_messages(raw, key, keep_names=settings.keep_names, ingested_at=now)
+                yield privacy.to_messages(raw, self.key, keep_names=settings.keep_names, ingested_at=self.now)
+        except (OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
+            # A reader let through a time no timestamp can hold: still one line naming the file.
+            raise ParseError(self.path, f"a time is out of range ({exc})") from exc
         except (ParseError, EncodingError) as exc:
-            if not settings.skip_bad_records or state["fmt"] == "?":
+            if not settings.skip_bad_records or self.fmt == "?":
                 raise
             # A file-level failure (e.g. a truncated export) under --skip-bad-records: keep what parsed.
-            rejects.append((exc.line or 0, "", exc.reason))
+            self.rejects.append((exc.line or 0, "", exc.reason))
 
-    def label() -> str:
-        encoding = state["encoding"]
-        return state["fmt"] if encoding is None else f"{state['fmt']} ({_ENCODING_NAMES.get(encoding, encoding)})"
+    @property
+    def stored_name(self) -> str:
+        """The file name as the lake stores it: pseudonymised for a private chat (unless --keep-names)."""
+        if self.private is None or self.settings.keep_names:
+            return self.path.name
+        return privacy.private_file_name(self.key, *self.private, self.path.name)
 
-    return label, lambda: int(state["count"]), frames(), rejects
 
-
-def _rejects_frame(settings: Settings, path: Path, label: str, rejects: Rejects, now: pd.Timestamp) -> pd.DataFrame:
+def _rejects_frame(settings: Settings, export: _Export) -> pd.DataFrame:
     rows = [
         {
-            "source_file": path.name,
+            "source_file": export.stored_name,
             "source_record": record,
-            "platform": label.split("_", 1)[0],
+            "platform": export.label.split("_", 1)[0],
             # The raw record names people: stored only when names may be stored.
             "raw": text if settings.keep_names and text else None,
             "reason": reason,
-            "ingested_at": now,
+            "ingested_at": export.now,
         }
-        for record, text, reason in rejects
+        for record, text, reason in export.rejects
     ]
     return pd.DataFrame(rows, columns=["source_file", "source_record", "platform", "raw", "reason", "ingested_at"])
 
@@ -212,14 +260,30 @@ def pseudonym_key(settings: Settings) -> bytes:
     return privacy.load_or_create_key(Lake(settings.lake).key_path)
 
 
-def write_messages(settings: Settings, parsed: Sequence[ParsedExport]) -> int:
-    """Append parsed exports' messages in one write (a bad file failed to parse, so nothing was written), and
-    their rejects; returns the new message rows."""
-    frames = [p.messages for p in parsed if not p.messages.empty]
-    written = Lake(settings.lake).append("messages", pd.concat(frames, ignore_index=True)) if frames else 0
-    write_rejects(settings, [p.rejects for p in parsed])
-    _record_communities(settings, {p.path: _chat_pairs(p.messages) for p in parsed})
-    return written
+def export_fingerprint(settings: Settings, paths: Sequence[Path] | None = None) -> list[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of every file of every export under ``paths`` (default ``settings.chats``): what an
+    orchestrator keys "nothing changed since the last ingest" on. Folders (Telegram HTML, Slack) list their files."""
+    out: list[tuple[str, int, int]] = []
+    for export in chat_files(settings, paths):
+        members = sorted(p for p in export.rglob("*") if p.is_file()) if export.is_dir() else [export]
+        for member in members:
+            stat = member.stat()
+            out.append((str(member.resolve()), stat.st_size, stat.st_mtime_ns))
+    return out
+
+
+def notices(settings: Settings, summary: IngestSummary) -> list[str]:
+    """Lines worth telling the user after an ingest: blocks a reader skipped, and exports whose times carry no
+    offset when no zone was configured (they were read as UTC)."""
+    lines = [f"{path}: skipped {n} block(s): {reason}" for path, reason, n in summary.skipped]
+    if summary.wall_time_files and settings.tz is None:
+        names = ", ".join(Path(p).name for p in summary.wall_time_files[:3])
+        more = f" and {len(summary.wall_time_files) - 3} more" if len(summary.wall_time_files) > 3 else ""
+        lines.append(
+            f"{len(summary.wall_time_files)} export(s) hold times without an offset ({names}{more}): read as "
+            f"{DEFAULT_WALL_TIME_ZONE}; pass --tz ZONE (or set tz in sentiment.toml) if they were exported elsewhere"
+        )
+    return lines
 
 
 def _chat_pairs(frame: pd.DataFrame) -> set[tuple[str, str]]:

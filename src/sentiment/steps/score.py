@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
 
+from sentiment.errors import LakeError
 from sentiment.lake import Lake
 from sentiment.scoring import BaseScorer, MessageFacts, score_messages, stored_version
 from sentiment.scoring.factory import make_facts, make_scorer
@@ -15,6 +19,13 @@ from sentiment.steps.common import recorded, sql_quote
 __all__ = ["message_partitions", "score_new_messages", "score_partition"]
 
 log = logging.getLogger(__name__)
+
+# Messages scored per chunk (memory of the score step is bounded by this, not by the number of new messages).
+SCORE_CHUNK_ROWS = 50_000
+_STRINGS = {
+    pa.string(): pd.StringDtype(na_value=float("nan")),
+    pa.large_string(): pd.StringDtype(na_value=float("nan")),
+}
 
 
 @recorded("score-messages")
@@ -37,7 +48,7 @@ def score_new_messages(
     version = stored_version(scorer, facts)
     cols = "m.platform, m.chat_id, m.message_id, m.kind, m.media_type, m.text"
     only = "" if chat is None else f" AND m.platform = '{sql_quote(chat[0])}' AND m.chat_id = '{sql_quote(chat[1])}'"
-    pending = lake.read(
+    pending_sql = (
         f"SELECT {cols} FROM messages_raw m "
         "LEFT JOIN scores s USING (platform, chat_id, message_id) "
         "WHERE s.message_id IS NULL AND m.kind IN ('message', 'media')" + only
@@ -48,12 +59,36 @@ def score_new_messages(
         f"OR s.scorer_version <> '{sql_quote(version)}')" + only
     )
     written = 0
-    if not pending.empty:
+    # In bounded chunks: scoring holds per-message intermediates, so a 1M-message first ingest would otherwise
+    # need ~1 GB more than one chunk does.
+    for pending in _chunks(lake, pending_sql, SCORE_CHUNK_ROWS):
         written += lake.append("scores", score_messages(pending, scorer, now, facts))
     if not stale.empty:
         log.info("rescoring %d messages scored by an older scorer or version", len(stale))
         written += lake.replace_rows("scores", score_messages(stale, scorer, now, facts))
     return written
+
+
+def _chunks(lake: Lake, sql: str, rows: int) -> Iterator[pd.DataFrame]:
+    """The result of ``sql`` over the lake in frames of at most ``rows`` rows, streamed from DuckDB."""
+    con = lake.connect(sql)
+    try:
+        try:
+            reader = con.sql(sql).to_arrow_reader(rows)
+        except duckdb.Error as exc:
+            raise LakeError(lake.root, f"query failed: {exc}") from exc
+        pending: list[pa.RecordBatch] = []
+        size = 0
+        for batch in reader:
+            pending.append(batch)
+            size += batch.num_rows
+            if size >= rows:
+                yield pa.Table.from_batches(pending).to_pandas(types_mapper=_STRINGS.get)
+                pending, size = [], 0
+        if size:
+            yield pa.Table.from_batches(pending).to_pandas(types_mapper=_STRINGS.get)
+    finally:
+        con.close()
 
 
 def message_partitions(settings: Settings) -> list[tuple[str, str]]:
