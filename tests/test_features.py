@@ -219,7 +219,9 @@ def _z(series: list[float], t: int) -> float:
 
 def test_every_weekly_column_by_its_definition() -> None:
     """Each feature column, week by week, against values worked out by hand from the rows above."""
-    out = weekly_community_features(_defined_frame(), aliases=("MOON",), per_chat=False).set_index("week_start")
+    out = weekly_community_features(_defined_frame(), aliases=("MOON",), per_chat=False, burn_in_weeks=0).set_index(
+        "week_start"
+    )
     assert list(out.index.strftime("%Y-%m-%d")) == list(WEEKS)
     messages = [3, 2, 0, 1, 1, 6]
     new_authors = [2, 1, 0, 0, 0, 4]
