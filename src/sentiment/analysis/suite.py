@@ -118,9 +118,11 @@ def analyse_weekly(
     usable = [f for f in wanted if f in grid.columns and pd.to_numeric(grid[f], errors="coerce").notna().any()]
     guards: list[str] = []
     if n_weeks < min_weeks:
+        unit = "weeks" if freq == "1w" else "days"
         guards.append(
-            f"Only {n_weeks} weeks with a known return: below the minimum of {min_weeks}, no relation, "
-            "Granger test or forecast is called significant (the p-values are shown for information only)."
+            f"Only {n_weeks} {unit} with a known return: below the minimum of {min_weeks}, no relation, "
+            "Granger test or forecast is called significant; relations with too few paired periods are listed "
+            "as not testable, without p or q."
         )
     relations = lead_lag(
         weekly, usable, target=target, lags=lags, min_n=min_weeks, alpha=alpha, freq=freq, time_col=time_col
