@@ -141,22 +141,12 @@ class VaderScorer(BaseScorer):
         return _scored(self._analyzer.polarity_scores(text), lang)
 
 
-class LexiconScorer(BaseScorer):
-    """The lexicon scorer: English (and emoji-only) text through VADER + the crypto lexicon, Chinese through jieba +
-    the Chinese lexicon, every other language unscored. Its version changes whenever a lexicon file does."""
+class LexiconParts:
+    """The English (VADER + crypto lexicon) and Chinese (jieba + lexicon) analyzers, built on first use: a scorer
+    sent to a worker process travels without them (its ``__getstate__`` drops them) and builds its own there."""
 
-    name = "lexicon"
-    RULES_VERSION = "1"
-
-    def __init__(self) -> None:
-        from sentiment.scoring.lexicon import data_digest
-
-        self.version = f"{self.RULES_VERSION}.{data_digest()}"
-        self._en = None
-        self._zh = None
-
-    def __getstate__(self) -> dict[str, object]:
-        return {**self.__dict__, "_en": None, "_zh": None}
+    _en: object | None = None
+    _zh: object | None = None
 
     @property
     def english(self):  # type: ignore[no-untyped-def]
@@ -175,6 +165,24 @@ class LexiconScorer(BaseScorer):
             crypto = load_crypto_lexicon()
             self._zh = ChineseScorer(latin_lexicon=self.english.lexicon, emoji_lexicon=crypto.emoji)
         return self._zh
+
+
+class LexiconScorer(LexiconParts, BaseScorer):
+    """The lexicon scorer: English (and emoji-only) text through VADER + the crypto lexicon, Chinese through jieba +
+    the Chinese lexicon, every other language unscored. Its version changes whenever a lexicon file does."""
+
+    name = "lexicon"
+    RULES_VERSION = "1"
+
+    def __init__(self) -> None:
+        from sentiment.scoring.lexicon import data_digest
+
+        self.version = f"{self.RULES_VERSION}.{data_digest()}"
+        self._en = None
+        self._zh = None
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_en": None, "_zh": None}
 
     def score_one(self, text: str) -> dict[str, object]:
         lang = detect_lang(text)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sentiment.scoring.core import LABELS, BaseScorer, detect_lang, label_codes, label_for
+from sentiment.scoring.core import LABELS, BaseScorer, LexiconParts, detect_lang, label_codes, label_for
 from sentiment.scoring.multilingual import LANGS as LEXICON_LANGS
 
 __all__ = ["HybridScorer", "reads_as_report"]
@@ -58,7 +58,7 @@ def reads_as_report(text: str) -> bool:
     return sum(w[0].isupper() for w in words) >= 0.6 * len(words)
 
 
-class HybridScorer(BaseScorer):
+class HybridScorer(LexiconParts, BaseScorer):
     """Lexicons + shipped learned models per language (see the module docstring); the package default."""
 
     name = "hybrid"
@@ -75,23 +75,6 @@ class HybridScorer(BaseScorer):
         return {**self.__dict__, "_en": None, "_zh": None, "_multi": None, "_models": {}}
 
     # ---- parts, built on first use (and once per worker process) ------------------------------------------
-    @property
-    def english(self):  # type: ignore[no-untyped-def]
-        if self._en is None:
-            from sentiment.scoring.english import CryptoVader
-
-            self._en = CryptoVader()
-        return self._en
-
-    @property
-    def chinese(self):  # type: ignore[no-untyped-def]
-        if self._zh is None:
-            from sentiment.scoring.chinese import ChineseScorer
-            from sentiment.scoring.lexicon import load_crypto_lexicon
-
-            self._zh = ChineseScorer(latin_lexicon=self.english.lexicon, emoji_lexicon=load_crypto_lexicon().emoji)
-        return self._zh
-
     @property
     def multi(self):  # type: ignore[no-untyped-def]
         if self._multi is None:
