@@ -102,14 +102,19 @@ def score_messages(settings: Settings | None = None) -> int:
 
 
 # ---- features --------------------------------------------------------------------------------------------
-@task(name="community-features", cache_key_fn=orchestration.partition_cache_key(messages=(), scores=()), **CACHED)
+# Both read the communities table (which chats are whose community): a new mapping of unchanged exports recomputes.
+@task(
+    name="community-features",
+    cache_key_fn=orchestration.partition_cache_key(messages=(), scores=(), communities=()),
+    **CACHED,
+)
 def community_features(settings: Settings) -> pd.DataFrame:
     return build_step.community_features(settings)
 
 
 @task(
     name="weekly-table",
-    cache_key_fn=orchestration.partition_cache_key(messages=(), scores=(), prices=("exchange",)),
+    cache_key_fn=orchestration.partition_cache_key(messages=(), scores=(), communities=(), prices=("exchange",)),
     **CACHED,
 )
 def weekly_table(settings: Settings, features: pd.DataFrame, symbol: str) -> int:

@@ -92,3 +92,22 @@ def test_unknown_partition_column_is_an_error(tmp_path: Path) -> None:
     ctx = SimpleNamespace(task=SimpleNamespace(name="t"))
     with pytest.raises(OrchestrationError, match="partitioned by"):
         key(ctx, {"settings": load_settings(lake=tmp_path), "symbol": "BTC/USDT"})
+
+
+def test_feature_cache_keys_follow_the_communities_table(tmp_path: Path) -> None:
+    """Mapping unchanged exports to another community changes the keys of the tasks that read the mapping."""
+    from pipelines.weekly import community_features, weekly_table
+
+    settings = load_settings(lake=tmp_path / "lake")
+    ctx = SimpleNamespace(task=SimpleNamespace(name="community-features"))
+    params = {"settings": settings, "symbol": "VIRTUAL/USDT"}
+    keys = [task.cache_key_fn for task in (community_features, weekly_table)]
+    before = [key(ctx, params) for key in keys]
+    row = {
+        "symbol": "VIRTUAL/USDT",
+        "platform": "telegram",
+        "chat_id": "c1",
+        "recorded_at": pd.Timestamp("2024-06-01", tz="UTC"),
+    }
+    Lake(settings.lake).append("communities", pd.DataFrame([row]))
+    assert all(key(ctx, params) != old for key, old in zip(keys, before, strict=True))

@@ -141,8 +141,9 @@ def partition_cache_key(ignore: Sequence[str] = ("now",), **tables: Sequence[str
         state: list[object] = [_lake_id(settings)]
         for table, columns in tables.items():
             values = tuple(str(_pinned(column, parameters, settings)) for column in columns)
-            if tuple(PARTITIONS[table][: len(values)]) != tuple(columns):
-                raise OrchestrationError(f"{table} is partitioned by {PARTITIONS[table]}, not {tuple(columns)}")
+            partitions = PARTITIONS.get(table, ())
+            if tuple(partitions[: len(values)]) != tuple(columns):
+                raise OrchestrationError(f"{table} is partitioned by {partitions}, not {tuple(columns)}")
             if values:
                 root = str(lake.table_dir(table)).rstrip("/") + "/"
                 files = [str(f).removeprefix(root) for f in lake.partition_files(table, values)]
