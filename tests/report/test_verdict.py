@@ -123,3 +123,13 @@ def test_language_coverage_reads_the_scoring_summary() -> None:
     assert [r["language"] for r in rows] == ["en", "zh"]
     assert rows[0]["share"] == pytest.approx(0.75) and rows[1]["share"] == pytest.approx(1.0)
     assert language_coverage({}) == [] and language_coverage({"languages": "odd"}) == []
+
+
+@pytest.mark.parametrize(
+    ("level", "words"), [(0.95, "95%"), (0.975, "97.5%"), (0.99948, "99.95%"), (0.9999, "99.99%"), (1.0, "100%")]
+)
+def test_interval_level_never_rounds_up_to_100_percent(level: float, words: str) -> None:
+    """A multiplicity-widened level below 1 reads as such ("99.95%"), never as a "100% interval"."""
+    from sentiment.report.verdict import level_words
+
+    assert level_words(level) == words

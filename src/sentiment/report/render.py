@@ -33,6 +33,7 @@ from sentiment.report.verdict import (
     feature_unit,
     language_coverage,
     language_name,
+    level_words,
     scored_share,
     split_testable,
     target_words,
@@ -715,7 +716,7 @@ def _level(value: Any) -> str:
         number = float(value)
     except (TypeError, ValueError):
         return "—"
-    return f"{number:.1%}" if math.isfinite(number) else "—"
+    return level_words(number) if math.isfinite(number) else "—"
 
 
 def _stamp_words(stamp: str) -> str:

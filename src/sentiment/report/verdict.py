@@ -18,6 +18,7 @@ __all__ = [
     "feature_unit",
     "language_coverage",
     "language_name",
+    "level_words",
     "scored_share",
     "split_testable",
     "target_words",
@@ -276,9 +277,19 @@ def build_verdict(
     return Verdict(sentences, leaders, short, strongest)
 
 
+def level_words(level: float) -> str:
+    """An interval's level as a percentage that never rounds a level below 1 up to "100%": one decimal more than
+    the fewest that keep it below 100, trailing zeros dropped (0.95 -> "95%", 0.99948 -> "99.95%")."""
+    digits = 0
+    while level < 1 and digits < 6 and float(f"{level * 100:.{digits}f}") >= 100:
+        digits += 1
+    text = f"{level * 100:.{digits + 1}f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
 def _relation_words(row: Any) -> str:
     level = _num(getattr(row, "ci_level", 0.95))
-    name = f"{level:.1%}".replace(".0%", "%") if level is not None else "95%"
+    name = level_words(level) if level is not None else "95%"
     ci = (
         f", {name} interval {row.ci_low:+.2f} to {row.ci_high:+.2f}"
         if _finite(row.ci_low) and _finite(row.ci_high)
