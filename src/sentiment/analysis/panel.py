@@ -14,6 +14,7 @@ from scipy import stats as sps
 
 from sentiment.analysis.leadlag import (
     FREQUENCIES,
+    RELATION_COLUMNS,
     SIGNIFICANCE_RULE,
     bar_grid,
     lag_column,
@@ -26,21 +27,13 @@ from sentiment.errors import AnalysisError
 
 __all__ = ["PANEL_COLUMNS", "PANEL_METHOD", "panel_lead_lag", "panel_table"]
 
+# The single-community relation columns (one contract), with the panel's sizes after ``n`` and its heterogeneity.
+_AFTER_N = RELATION_COLUMNS.index("n") + 1
 PANEL_COLUMNS = [
-    "feature",
-    "lag_weeks",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "q_value",
-    "significant",
-    "n",
+    *RELATION_COLUMNS[:_AFTER_N],
     "n_symbols",
     "n_periods",
-    "family",
-    "primary",
-    "ci_level",
+    *RELATION_COLUMNS[_AFTER_N:],
     "heterogeneity_q",
     "heterogeneity_p",
     "i_squared",
