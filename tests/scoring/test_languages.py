@@ -92,6 +92,30 @@ def test_arabic_normalisation(multi: MultiScorer) -> None:
         assert multi.polarity_scores(text, "ar")["compound"] > 0.05, text
 
 
+def test_arabic_endings_and_verb_prefixes(multi: MultiScorer) -> None:
+    """Attached pronouns and plural/verb endings are read off a word the lexicon does not list as written
+    (مشكلتي: مشكله + ي, the ta marbuta written ta), and present-tense prefixes off a verb (يلعن: لعن)."""
+    lex = load_multi_lexicon()["ar"]
+    assert "مشكلتي" not in lex.words and "مشكله" in lex.words
+    assert multi.polarity_scores("مشكلتي", "ar")["compound"] < -0.05
+    assert multi.polarity_scores("يلعن", "ar")["compound"] < -0.05
+    assert multi.polarity_scores("الله يلعن", "ar")["compound"] == multi.polarity_scores("لعن", "ar")["compound"]
+    # A verb prefix must leave three letters: "تحب" is not read as the two-letter "حب" through the prefix.
+    assert multi._arabic_affixed("تحبب", lex) is None
+    # Negation still applies to a word read through its affixes.
+    assert multi.polarity_scores("ما عجبني", "ar")["compound"] < -0.05
+
+
+def test_arabic_laughter_and_emoticons(multi: MultiScorer) -> None:
+    """A run of heh is written laughter (haha); VADER's emoticons keep their valence in every language."""
+    assert multi.polarity_scores("هههههههه", "ar")["compound"] > 0.05
+    assert multi.polarity_scores("ه", "ar")["compound"] == 0
+    assert multi.polarity_scores("اليوم :)", "ar")["compound"] > 0.05
+    assert multi.polarity_scores("сегодня :(", "ru")["compound"] < -0.05
+    # Kept whole, an emoticon's colon is not also read as a sentence boundary.
+    assert multi.polarity_scores(":(", "es")["compound"] < -0.05
+
+
 def test_folded_spellings(multi: MultiScorer) -> None:
     """Chat typed without diacritics reads the same: Turkish cok iyi degil, Spanish increible, Russian ё."""
     assert multi.polarity_scores("cok iyi degil", "tr")["compound"] < -0.05

@@ -62,7 +62,7 @@ class HybridScorer(LexiconParts, BaseScorer):
     """Lexicons + shipped learned models per language (see the module docstring); the package default."""
 
     name = "hybrid"
-    RULES_VERSION = "1"
+    RULES_VERSION = "2"  # 2: Arabic endings and verb prefixes, written laughter, emoticons
 
     def __init__(self) -> None:
         from sentiment.scoring.lexicon import data_digest, model_digest

@@ -17,7 +17,16 @@ from sentiment.errors import InputError
 from sentiment.scoring.chinese import _scores
 from sentiment.scoring.lexicon import MULTI_FILE, _rows, _valence, normalise_emoji
 
-__all__ = ["KINDS", "LANGS", "LangLexicon", "MultiScorer", "emoji_valences", "load_multi_lexicon", "normalise"]
+__all__ = [
+    "KINDS",
+    "LANGS",
+    "LangLexicon",
+    "MultiScorer",
+    "emoji_valences",
+    "emoticon_valences",
+    "load_multi_lexicon",
+    "normalise",
+]
 
 LANGS = ("ar", "fa", "ru", "es", "pt", "tr", "id", "vi")
 KINDS = ("sentiment", "negation", "negation_after", "degree", "degree_after")
@@ -34,11 +43,24 @@ _LATIN_FOLD = str.maketrans(
 _ELONGATED = re.compile(r"(\w)\1{2,}")
 # Words (letters, with inner apostrophes), sentence punctuation (resets negation), and any other single symbol
 # (emoji are looked up; the rest is ignored).
-_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|[.!?,;:؟،…]+|[^\w\s]")
+# Emoticons (VADER's own, e.g. ":)", ":-(", "<3") come first so their punctuation is not read as a boundary.
+_EMOTICONS = (":)", ":-)", ":(", ":-(", ":D", ":-D", ";)", ";-)", ":P", ":-P", ":/", ":'(", "=)", "<3")
+_TOKEN = re.compile(
+    "|".join(re.escape(e) for e in sorted(_EMOTICONS, key=len, reverse=True))
+    + r"|[^\W\d_]+(?:['’][^\W\d_]+)*|[.!?,;:؟،…]+|[^\w\s]"
+)
 _BOUNDARY = re.compile(r"^[.!?,;:؟،…]+$")
 # Arabic clitics written onto the word: conjunctions wa/fa, prepositions bi/li/ka, the article al (and their
-# combinations). Tried only when the whole word is not in the lexicon.
-_ARABIC_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
+# combinations), and the present-tense person prefixes ya/ta/na ("يلعن": لعن), which must leave 3 letters. Tried
+# only when the whole word is not in the lexicon.
+_ARABIC_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك", "ي", "ت", "ن")
+_VERB_PREFIXES = ("ي", "ت", "ن")
+# Arabic endings written onto a word: attached pronouns (-ha, -hum, -ak, -i, -na, ...), sound plurals and verb
+# endings (-at, -in, -un, -u); a ta marbuta before a pronoun is written ta ("مشكلتي": مشكله + ي). Tried on a word
+# the lexicon does not know, longest ending first, leaving at least 3 letters.
+_ARABIC_SUFFIXES = ("هما", "كما", "هم", "هن", "كم", "كن", "نا", "ها", "ني", "ات", "ين", "ون", "وا", "ه", "ك", "ي", "ت")
+# A run of heh (or of kha, Gulf) is written laughter: read as the lexicon's "هاها" (haha).
+_ARABIC_LAUGH = re.compile("(?:ه){3,}|(?:خ){4,}|(?:ها){2,}")
 
 
 def normalise(text: str, lang: str) -> str:
@@ -113,6 +135,15 @@ def emoji_valences() -> dict[str, float]:
     return out
 
 
+@lru_cache(maxsize=1)
+def emoticon_valences() -> dict[str, float]:
+    """VADER's valence of each emoticon the tokenizer keeps whole (``_EMOTICONS``)."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    lexicon = SentimentIntensityAnalyzer().lexicon
+    return {e: lexicon[e] for e in _EMOTICONS if e in lexicon}
+
+
 class MultiScorer:
     """Scores text of one of ``LANGS`` (or emoji-only text, ``lang=None``) with that language's lexicon."""
 
@@ -120,6 +151,7 @@ class MultiScorer:
         self.lexicons = load_multi_lexicon()
         self.emoji = emoji_valences()
         self._stem_lengths = {lang: lex.stem_lengths() for lang, lex in self.lexicons.items()}
+        self.emoticons = emoticon_valences()
 
     def polarity_scores(self, text: str, lang: str | None) -> dict[str, float]:
         """compound in [-1, 1] and pos/neu/neg shares, as VADER returns them."""
@@ -132,7 +164,10 @@ class MultiScorer:
         # Elongated words ("حلووو", "bagusss") as written once (Arabic script) or twice (others, which double
         # letters in spelling: "cool", "класс").
         squash = r"\1" if lang in ("ar", "fa") else r"\1\1"
-        tokens = _TOKEN.findall(_ELONGATED.sub(squash, normalise(text, lang) if lang else text))
+        text = normalise(text, lang) if lang else text
+        if lang == "ar":
+            text = _ARABIC_LAUGH.sub(" هاها ", text)
+        tokens = _TOKEN.findall(_ELONGATED.sub(squash, text))
         valences: list[float] = []
         n_other = 0
         negate_left = 0
@@ -174,8 +209,8 @@ class MultiScorer:
     ) -> tuple[tuple[str, float] | None, int]:
         """The entry at token ``i`` (longest phrase first, then the word, its stems, Arabic clitics) and its width."""
         token = tokens[i]
-        if len(token) == 1 and not token.isalpha():
-            value = self.emoji.get(token)
+        if not token[0].isalpha() and (len(token) == 1 or token in self.emoticons):
+            value = self.emoji.get(token) if len(token) == 1 else self.emoticons[token]
             return (("sentiment", value), 1) if value is not None else (None, 1)
         if lex is None:
             return None, 1
@@ -185,13 +220,30 @@ class MultiScorer:
                 return lex.words[phrase], width
         hit = lex.words.get(token) or self._stem(token, lang, lex)
         if hit is None and lang == "ar" and len(token) > 3:
-            for prefix in _ARABIC_PREFIXES:
-                if token.startswith(prefix) and len(token) - len(prefix) >= 2:
-                    rest = token[len(prefix) :]
-                    hit = lex.words.get(rest) or self._stem(rest, lang, lex)
-                    if hit is not None:
-                        break
+            hit = self._arabic_affixed(token, lex)
         return hit, 1
+
+    def _arabic_affixed(self, token: str, lex: LangLexicon) -> tuple[str, float] | None:
+        """The entry of an Arabic word read without its clitic prefixes, then also without an ending."""
+        bases = [token] + [
+            token[len(p) :]
+            for p in _ARABIC_PREFIXES
+            if token.startswith(p) and len(token) - len(p) >= (3 if p in _VERB_PREFIXES else 2)
+        ]
+        for base in bases[1:]:
+            hit = lex.words.get(base) or self._stem(base, "ar", lex)
+            if hit is not None:
+                return hit
+        for base in bases:
+            for suffix in _ARABIC_SUFFIXES:
+                if base.endswith(suffix) and len(base) - len(suffix) >= 3:
+                    rest = base[: -len(suffix)]
+                    forms = (rest, rest[:-1] + "ه") if rest.endswith("ت") else (rest,)
+                    for form in forms:
+                        hit = lex.words.get(form) or self._stem(form, "ar", lex)
+                        if hit is not None:
+                            return hit
+        return None
 
     def _stem(self, word: str, lang: str | None, lex: LangLexicon) -> tuple[str, float] | None:
         for n in self._stem_lengths.get(lang or "", ()):
