@@ -137,10 +137,17 @@ def score_text(
 ) -> None:
     """Score one message per stdin line; print one JSON object per line (compound, label, lang, ...), in order."""
     from sentiment.scoring.factory import make_facts, make_scorer
-    from sentiment.scoring.stream import score_lines
+    from sentiment.scoring.stream import score_lines, score_stream
 
     settings = ctx.obj.settings(scorer=scorer) if ctx.obj else load_settings(scorer=scorer)
-    stats = score_lines(sys.stdin, make_scorer(settings), make_facts(settings), sys.stdout, workers=workers)
+    chosen, facts = make_scorer(settings), make_facts(settings)
+    stdin, stdout = getattr(sys.stdin, "buffer", None), getattr(sys.stdout, "buffer", None)
+    if stdin is not None and stdout is not None:  # the real streams: read, dedupe and write UTF-8 bytes
+        sys.stdout.flush()
+        stats = score_stream(stdin, chosen, facts, stdout, workers=workers)
+        stdout.flush()
+    else:
+        stats = score_lines(sys.stdin, chosen, facts, sys.stdout, workers=workers)
     if show_stats:
         err.print(
             f"{stats.lines} lines, {stats.rendered} distinct texts scored, {stats.workers} worker processes "

@@ -8,8 +8,11 @@ from importlib import resources
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentiment.errors import InputError
+from sentiment.scoring import learned
 from sentiment.scoring.hybrid import HybridScorer, reads_as_report
 from sentiment.scoring.learned import LinearTextModel, fit_linear, load_shipped, save_linear, text_features
 
@@ -118,3 +121,11 @@ def test_news_may_be_neutral_chat_leans() -> None:
         "bullish" if chat["compound"] >= 0.05 else "bearish" if chat["compound"] <= -0.05 else "neutral"
     )
     assert abs(row["compound"] - (row["pos"] - row["neg"])) < 0.002
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab _'’!?.,$#🚀é\u00a0\u2003\t\n\x1c1")), max_size=40))
+def test_tokens_piece_by_piece_equal_the_pattern_on_the_whole_text(text: str) -> None:
+    """The cached piece-by-piece tokenizer gives exactly the word pattern's tokens of the whole text (no token
+    spans whitespace, Unicode spaces included)."""
+    assert learned._words(text) == learned._WORD.findall(text)

@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 
 from sentiment.cli import run_cli
+from sentiment.errors import EncodingError
+from sentiment.scoring import stream as stream_module
 from sentiment.scoring.coverage import language_coverage
 from sentiment.scoring.extras import MessageFacts
 from sentiment.scoring.hybrid import HybridScorer
-from sentiment.scoring.stream import render_lines, score_lines
+from sentiment.scoring.stream import render_lines, score_lines, score_stream
 
 LINES = ["to the moon 🚀", "rug pull, total scam", "要涨了", "bu coin çok iyi", "", "안녕", "to the moon 🚀"]
 
@@ -89,3 +91,34 @@ def test_language_coverage_sentence() -> None:
     assert cov["by_lang"][0] == {"lang": "en", "posts": 2, "scored": 2}
     assert cov["scored_langs"] == ["en", "zh"]
     assert "en (40% of posts)" in cov["in_words"] and "ko" in cov["in_words"]
+
+
+def test_binary_stream_equals_the_text_path_across_blocks_and_line_ends() -> None:
+    """score-text's byte path splits lines as text mode reads them (LF, CRLF, lone CR, a CRLF cut between two
+    read blocks, a last line without a newline) and writes the same bytes as the text path, in workers too."""
+    lines = [f"{LINES[i % len(LINES)]} {i % 4}" if i % 3 else LINES[i % len(LINES)] for i in range(90)]
+    ends = ["\n", "\r\n", "\r"]
+    raw = "".join(line + ends[i % 3] for i, line in enumerate(lines[:-1])) + lines[-1]
+    # What text mode reads (an empty line after a lone CR reads as one CRLF line end, in both paths).
+    expected = [line.rstrip("\r\n") for line in io.StringIO(raw, newline=None)]
+    assert len(expected) > 80
+    scorer, facts = HybridScorer(), MessageFacts()
+    text_out = io.StringIO()
+    score_lines(io.StringIO(raw, newline=None), scorer, facts, text_out, workers=1, chunk=25)
+    for block in (7, 64, 1 << 20):
+        chunks = stream_module._byte_chunks(io.BytesIO(raw.encode()), 25, "<stdin>", block=block)
+        assert [line.decode() for chunk in chunks for line in chunk] == expected, block
+    out = io.BytesIO()
+    stats = score_stream(io.BytesIO(raw.encode()), scorer, facts, out, workers=2, chunk=25)
+    assert stats.lines == len(expected) and stats.workers == 2
+    assert out.getvalue().decode() == text_out.getvalue()
+
+
+def test_binary_stream_names_the_line_that_is_not_utf8() -> None:
+    """A line that is not UTF-8 fails before anything of its block is written, naming stdin and the line."""
+    data = b"gm\nto the moon\n" + b"ok \xff\xfe broken\n" + b"wagmi\n"
+    out = io.BytesIO()
+    with pytest.raises(EncodingError) as caught:
+        score_stream(io.BytesIO(data), HybridScorer(), MessageFacts(), out, workers=1)
+    assert (caught.value.path, caught.value.line) == ("<stdin>", 3)
+    assert out.getvalue() == b""

@@ -47,8 +47,27 @@ def text_features(text: str) -> list[str]:
     text = text.lower()
     if _DIGIT.search(text):
         text = _NUMBER.sub(" _num_ ", text)
-    words = _WORD.findall(text)
+    words = _words(text)
     return words + [f"{a} {b}" for a, b in pairwise(words)]
+
+
+_PIECES: dict[str, list[str]] = {}  # tokens of each whitespace-separated piece seen (chat reuses its words)
+_PIECES_LIMIT = 200_000
+
+
+def _words(text: str) -> list[str]:
+    """``_WORD.findall(text)``, piece by piece: no token spans whitespace (the pattern matches none), so the tokens
+    of a text are its pieces' tokens in order, each piece's looked up once."""
+    cache = _PIECES
+    if len(cache) > _PIECES_LIMIT:
+        cache.clear()
+    words: list[str] = []
+    for piece in text.split():
+        tokens = cache.get(piece)
+        if tokens is None:
+            tokens = cache[piece] = _WORD.findall(piece)
+        words += tokens
+    return words
 
 
 @dataclass
