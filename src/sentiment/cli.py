@@ -7,16 +7,18 @@ import sys
 import traceback
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from sentiment.errors import SentimentError
 from sentiment.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["app", "main", "run_cli"]
 
@@ -62,6 +64,8 @@ def _root(
 
 
 def _now() -> pd.Timestamp:
+    import pandas as pd
+
     return pd.Timestamp.now(tz="UTC").floor("s")
 
 
@@ -179,6 +183,8 @@ def eval_scorer(
     scorer: ScorerOption = None,
 ) -> None:
     """Accuracy and macro-F1, per file and per detected language: this project's scorer vs vanilla VADER."""
+    import pandas as pd
+
     from sentiment.scoring import LexiconScorer, analyse_texts
     from sentiment.scoring.evaluate import confusion, scores_of, vanilla_vader_labels
     from sentiment.scoring.factory import make_scorer, model_path
@@ -272,6 +278,8 @@ _LABEL_COLS = ("label", "sentiment")
 def _labelled(
     file: Path, text_col: str | None, label_col: str | None, label_map: str | None
 ) -> tuple[list[str], list[str]]:
+    import pandas as pd
+
     from sentiment.errors import InputError
     from sentiment.scoring.evaluate import map_labels, parse_label_map
 
@@ -563,6 +571,8 @@ def _render(frame: pd.DataFrame, fmt: str) -> str:
 
 
 def _print_table(frame: pd.DataFrame) -> None:
+    import pandas as pd
+
     table = Table(*[str(c) for c in frame.columns])
     for row in frame.itertuples(index=False):
         table.add_row(*["" if pd.isna(v) else str(v) for v in row])

@@ -14,13 +14,16 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from sentiment.scoring.extras import MessageFacts
 from sentiment.scoring.langid import detect as _detect
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: `score-text` and the workers never need it
 
 __all__ = [
     "EXTRA_COLUMNS",
@@ -323,6 +326,8 @@ def analyse_texts(
     Columns: compound, pos, neu, neg, label, lang, plus mentions, is_question, has_link when ``facts`` is given.
     ``attrs`` carries ``distinct_texts`` and ``worker_cpu_s`` (CPU seconds in worker processes).
     """
+    import pandas as pd
+
     cols = list(RESULT_COLUMNS) + (list(EXTRA_COLUMNS) if facts is not None else [])
     if texts.empty:
         out = pd.DataFrame(columns=cols, index=texts.index)
@@ -364,6 +369,8 @@ def score_messages(
     ``scorer_version`` combines the scorer's version with the mention rules' (aliases), so changing either makes
     stored rows stale.
     """
+    import pandas as pd
+
     facts = facts or MessageFacts()
     users = messages[messages["kind"].isin(SCORED_KINDS)]
     scored = analyse_texts(users["text"], scorer, facts, workers=workers)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
-from jieba import re_han_default, re_skip_default
 
 if TYPE_CHECKING:
     import jieba
@@ -45,6 +44,11 @@ class Segmenter:
         self._fallback = 0.0  # jieba's log(1) - logtotal for a character that is no word
         self._stamp: tuple[int, int] = (0, 0)
         self._cache: dict[str, tuple[str, ...]] = {}
+        # jieba's own block and gap patterns; imported here so that importing this module (the CLI, the parent of
+        # the scoring workers) does not import jieba and its pkg_resources (~0.3 s).
+        from jieba import re_han_default, re_skip_default
+
+        self._re_han, self._re_skip = re_han_default, re_skip_default
 
     @classmethod
     def from_file(cls, path: Path, cache_limit: int = CACHE_LIMIT) -> Segmenter:
@@ -119,7 +123,8 @@ class Segmenter:
         # A capturing split alternates gap, Han block, gap, ...: odd pieces are the blocks jieba's re_han matches
         # (a gap cannot start with a block character), even pieces the possibly empty gaps between them.
         han = False
-        for piece in re_han_default.split(text):
+        re_skip = self._re_skip
+        for piece in self._re_han.split(text):
             if han:
                 if len(piece) == 1:
                     out.append(piece)
@@ -133,8 +138,8 @@ class Segmenter:
                     out.extend(words)
             elif piece:
                 if "\r\n" in piece:  # jieba keeps \r\n together; every other gap character is its own token
-                    for x in re_skip_default.split(piece):
-                        if re_skip_default.match(x):
+                    for x in re_skip.split(piece):
+                        if re_skip.match(x):
                             out.append(x)
                         else:
                             out.extend(x)
