@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentiment.scoring.hybrid import HybridScorer
 from sentiment.scoring.langid import detect
@@ -153,3 +155,25 @@ def test_every_language_has_negation_and_degree_words() -> None:
         assert any(k.startswith("degree") for k in kinds), lang
         values = [v for k, v in (*lex.words.values(), *lex.stems.values()) if k == "sentiment"]
         assert min(values) < 0 < max(values), lang
+
+
+_ALPHABET = [
+    *"abz éñğışạếơ ابپي яиі 中の한שαก🚀'’,.!1$\u00a0\u2003\t\x1c",
+    *("http://x.y", " www.", " the ", " yang ", " que "),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_ALPHABET), max_size=25).map("".join))
+def test_language_detection_shortcuts_equal_the_full_checks(text: str) -> None:
+    """The one-scan union of the script classes finds a script exactly when one of them would, and the cached
+    piece-by-piece check finds another language's function word exactly when the word split over the whole text
+    does."""
+    from sentiment.scoring import langid
+
+    any_one = any(p.search(text) for p in langid._SCRIPT_CLASSES)
+    assert (langid._ANY_SCRIPT.search(text) is not None) == any_one
+    lowered = text.lower()
+    whole = not langid._NOT_ENGLISH.isdisjoint(langid._SPLIT.split(lowered))
+    assert langid._has_foreign_word(lowered) == whole
+    assert langid._has_foreign_word(lowered) == whole  # again, from the cache

@@ -96,12 +96,21 @@ _SPLIT = re.compile(r"[^\w'’]+")
 SCRIPT_LANGS = ("zh", "ja", "ko", "ar", "fa", "ur", "ru", "uk", "vi", *_FUNCTION_WORDS, *(c for _, c in _OTHER_SCRIPTS))
 
 
+# Every script pattern above is one character class: their union finds in one scan whether any of them occurs
+# (most non-ASCII chat is Latin text with emoji, which none of them matches).
+_SCRIPT_CLASSES = (_HAN, _KANA, _HANGUL, _ARABIC, _CYRILLIC, *(p for p, _ in _OTHER_SCRIPTS))
+assert all(p.pattern.startswith("[") and p.pattern.endswith("]") for p in _SCRIPT_CLASSES)
+_ANY_SCRIPT = re.compile("[" + "".join(p.pattern[1:-1] for p in _SCRIPT_CLASSES) + "]")
+
+
 def detect(text: str | None) -> str:
     """ISO 639-1 code of ``text``'s language, or ``und`` (no letters)."""
     if not text:
         return UNDETERMINED
     if text.isascii():
         return _latin(text.lower(), {}) if _ANY_LETTER.search(text) else UNDETERMINED
+    if _ANY_SCRIPT.search(text) is None:
+        return _latin_or_vietnamese(text)
     if _HAN.search(text):
         return "ja" if _KANA.search(text) else "zh"
     if _KANA.search(text):
@@ -120,6 +129,11 @@ def detect(text: str | None) -> str:
     for pattern, code in _OTHER_SCRIPTS:
         if pattern.search(text):
             return code
+    return _latin_or_vietnamese(text)
+
+
+def _latin_or_vietnamese(text: str) -> str:
+    """``detect`` of a non-ASCII text in none of the other scripts."""
     if len(_VIETNAMESE.findall(text)) >= 2 or (_VIETNAMESE.search(text) and len(text) < 12):
         return "vi"
     if not _ANY_LETTER.search(text):
@@ -131,11 +145,30 @@ def detect(text: str | None) -> str:
     return _latin(text.lower(), hints)
 
 
+_PIECES: dict[str, bool] = {}  # whitespace-separated piece -> holds a function word of another language
+_PIECES_LIMIT = 200_000
+
+
+def _has_foreign_word(lowered: str) -> bool:
+    """Whether ``_SPLIT.split(lowered)`` holds a word of ``_NOT_ENGLISH``, piece by piece (the split pattern
+    splits at every whitespace, so the words of a text are its pieces' words), each piece looked up once."""
+    cache = _PIECES
+    if len(cache) > _PIECES_LIMIT:
+        cache.clear()
+    for piece in lowered.split():
+        hit = cache.get(piece)
+        if hit is None:
+            hit = cache[piece] = not _NOT_ENGLISH.isdisjoint(_SPLIT.split(piece))
+        if hit:
+            return True
+    return False
+
+
 def _latin(lowered: str, votes: dict[str, float]) -> str:
     """The Latin-script language with most function-word (and letter) votes; English on a tie or no vote."""
     if "http" in lowered or "www." in lowered or "$" in lowered:
         lowered = _NOT_WORDS.sub(" ", lowered)
-    if not votes and _NOT_ENGLISH.isdisjoint(_SPLIT.split(lowered)):
+    if not votes and not _has_foreign_word(lowered):
         return "en"  # no function word of another language: the common case, without the word regex
     words = _LATIN_WORD.findall(lowered)
     for word in words:
