@@ -166,7 +166,7 @@ def test_coverage_is_shown_once(written: dict[str, Path]) -> None:
 def test_short_run_lists_relations_as_not_testable(tmp_path: Path, inputs: dict[str, object]) -> None:
     """Eight weeks: the first sentence says the run is too short; relations are not testable, with no p or q."""
     weekly = inputs["weekly"].head(8)  # type: ignore[union-attr]
-    relations = lead_lag(weekly, ["messages", "mean_compound"], lags=range(-2, 3), n_boot=50)
+    relations = lead_lag(weekly, ["messages", "mean_compound"], lags=range(-2, 3))
     paths = write(tmp_path, inputs, weekly=weekly, relations=relations, prediction=None)
     metrics = json.loads(paths["metrics"].read_text())
     assert metrics["summary"].startswith("This run has only 8 weeks")
@@ -183,7 +183,7 @@ def test_short_run_lists_relations_as_not_testable(tmp_path: Path, inputs: dict[
 
 def test_long_tables_are_collapsed(tmp_path: Path, inputs: dict[str, object]) -> None:
     """Beyond the top 15 rows, the relations table sits in a <details> element."""
-    relations = lead_lag(inputs["weekly"], ["messages", "mean_compound"], lags=range(-6, 7), n_boot=20)  # type: ignore[arg-type]
+    relations = lead_lag(inputs["weekly"], ["messages", "mean_compound"], lags=range(-6, 7))  # type: ignore[arg-type]
     page = write(tmp_path, inputs, relations=relations)["html"].read_text()
     section = page.split("<h2>Lead-lag relations</h2>", 1)[1].split("<h2>", 1)[0]
     shown, hidden = section.split("<details>", 1)
