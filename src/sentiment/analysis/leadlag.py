@@ -111,8 +111,8 @@ def bar_grid(frame: pd.DataFrame, freq: str = "1w", *, time_col: str = "week_sta
 
 
 def weekly_grid(weekly: pd.DataFrame) -> pd.DataFrame:
-    """``weekly`` indexed by week_start on a complete 7-day grid (see :func:`bar_grid`); a daily table laid out
-    under week_start (the renderer's view of a ``--freq 1d`` run) goes on its 1-day grid instead."""
+    """``weekly`` indexed by week_start on a complete 7-day grid (see :func:`bar_grid`); bars under week_start
+    that are not 7 days apart (a daily table laid out under week_start) go on a 1-day grid instead."""
     if "week_start" in weekly.columns and len(weekly) > 1:
         bars = pd.DatetimeIndex(weekly["week_start"])
         if ((bars - bars.min()) % WEEK != pd.Timedelta(0)).any():
