@@ -1,4 +1,5 @@
-"""The pipeline as Prefect flows: chats and prices in, scores, weekly features, a report per symbol. Orchestration only.
+"""The pipeline as Prefect flows: chats and prices in, scores, weekly (and with frequency 1d daily) features, a
+report per symbol. Orchestration only.
 
 ``weekly_pipeline`` runs the five step flows as subflows; ``ingest_prices`` is also deployed on its own (daily).
 Each task is one call into :mod:`sentiment.steps`; cache keys, task runners and deployments live in
@@ -121,19 +122,31 @@ def weekly_table(settings: Settings, features: pd.DataFrame, symbol: str) -> int
     return build_step.build_weekly_symbol(settings, features, symbol)
 
 
+@task(
+    name="daily-table",
+    cache_key_fn=orchestration.partition_cache_key(messages=(), scores=(), communities=(), prices=("exchange",)),
+    **CACHED,
+)
+def daily_table(settings: Settings, symbol: str, now: pd.Timestamp) -> int:
+    return build_step.build_daily_symbol(settings, symbol, now=now)
+
+
 @flow(name="build-features")
 def build_features(settings: Settings | None = None) -> int:
-    """Community features once, then each symbol's weekly table (features joined to its weekly bars)."""
+    """Community features once, then each symbol's weekly table (features joined to its weekly bars); with
+    frequency 1d also each symbol's daily table (its community's day features joined to its daily bars)."""
     settings = settings or load_settings()
     features = community_features.submit(settings)
     rows = orchestration.submit_per_symbol(weekly_table, orchestration.weekly_output, settings, features=features)
+    if settings.frequency == "1d":
+        rows += orchestration.submit_per_symbol(daily_table, orchestration.daily_output, settings, now=_now())
     return sum(f.result() for f in rows)
 
 
 # ---- model and report ------------------------------------------------------------------------------------
 @task(
     name="report",
-    cache_key_fn=orchestration.partition_cache_key(weekly=("symbol",)),
+    cache_key_fn=orchestration.partition_cache_key(weekly=("symbol",), daily=("symbol",)),
     **CACHED,
 )
 def report(settings: Settings, symbol: str, today: pd.Timestamp, synthetic: bool) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -107,18 +108,56 @@ def test_community_option_needs_symbol_equals_path(capsys: pytest.CaptureFixture
     assert "--community" in err and "Traceback" not in err
 
 
-def test_daily_frequency_reports_in_days(two_communities) -> None:  # type: ignore[no-untyped-def]
-    """With frequency 1d the report and the panel are computed on daily bars and name their lags lag_days."""
-    settings, _ = two_communities
+def test_daily_frequency_reports_in_days(two_communities, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """With frequency 1d the build step stores a ``daily`` table (symbol + day, each symbol's own community,
+    idempotent, readable through `sentiment query`); the report and the panel read it, name their lags
+    lag_days, and speak of days in their labels."""
+    settings, chat_ids = two_communities
     settings = settings.model_copy(update={"frequency": "1d"})
     ingest_step.ingest_chats(settings, settings.chats, now=NOW)
     score_step.score_new_messages(settings, now=NOW)
+    built = build_step.build_daily(settings, now=NOW)
+    lake = Lake(settings.lake)
+    assert lake.count("daily") == len(built) > 2 * 250
+    build_step.build_daily(settings, now=NOW)
+    assert lake.count("daily") == len(built)  # a re-run adds no rows
+    assert lake.read("SELECT count(*) AS n FROM daily GROUP BY symbol, day HAVING n > 1").empty
+
+    # Each symbol's messages per day are its own community's posts on that day, counted straight from messages.
+    for symbol, chat in chat_ids.items():
+        own = lake.read(
+            f"SELECT date_trunc('day', ts) AS day, count(*) AS n FROM messages WHERE chat_id = '{chat}' "
+            "AND kind IN ('message', 'media') GROUP BY 1"
+        ).set_index("day")["n"]
+        stored = lake.read(f"SELECT day, messages FROM daily WHERE symbol = '{symbol}' AND messages > 0")
+        assert stored.set_index("day")["messages"].to_dict() == {
+            d: n for d, n in own.items() if d in set(stored["day"])
+        }
+        assert len(stored) > 200
+
+    # Queried back through DuckDB by the CLI: one row per day, days one apart, returns from the day's candles.
+    sql = "SELECT symbol, day, close, log_return FROM daily WHERE symbol = 'AAA/USDT' ORDER BY day"
+    assert run_cli(["--lake", str(settings.lake), "query", sql, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    days = pd.to_datetime([r["day"] for r in rows], utc=True)
+    assert (days.to_series().diff().dropna() == pd.Timedelta(days=1)).all()
+    closes = pd.Series([r["close"] for r in rows])
+    returns = pd.Series([r["log_return"] for r in rows], dtype=float)
+    assert returns.iloc[1:].to_numpy() == pytest.approx(np.log(closes / closes.shift(1)).iloc[1:].to_numpy())
+
     folder = report_step.analyse_and_report(settings, "BBB/USDT", today=TODAY)
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["frequency"] == "1d" and metrics["lag_convention"].startswith("lag_days")
     assert all("lag_days" in r and "lag_weeks" not in r for r in metrics["relations"])
-    assert metrics["coverage"]["weeks"] > 250  # bars: days of a daily run
+    assert all("lag_weeks" not in r for r in metrics["not_testable"])
+    assert metrics["coverage"]["weeks"] == lake.count("daily") - len(built[built["symbol"] == "AAA/USDT"])
     assert metrics["prediction"]["n_forecasts"] > 200
+    assert metrics["table_versions"] == {v: lake.version(v) for v in ("daily", "messages", "scores")}
+    assert metrics["coverage"]["chats"] == 1 and len(metrics["coverage"]["per_chat"]) == 1
+    page = (folder / "report.html").read_text()
+    assert "days analysed" in page and "lag (days)" in page and "Flagged days" in page
+    assert "weeks analysed" not in page and "lag (weeks)" not in page and "paired weeks" not in page
+    assert "lag_days = k" in page and "days analysed" in (folder / "report.md").read_text()
     panel = report_step.analyse_panel_and_report(settings, today=TODAY)
     pm = json.loads((panel / "metrics.json").read_text())
     assert pm["frequency"] == "1d" and all("lag_days" in r for r in pm["relations"])

@@ -55,7 +55,9 @@ def test_partition_cache_key_changes_only_with_the_pinned_partition(tmp_path: Pa
     assert key(SimpleNamespace(task=SimpleNamespace(name="other")), params) != filled
     # A different replay port is the same work; a different analysis setting is not.
     assert key(ctx, {**params, "settings": settings.model_copy(update={"api_url": "http://127.0.0.1:1"})}) == filled
-    assert key(ctx, {**params, "settings": settings.model_copy(update={"n_boot": 500})}) != filled
+    assert key(ctx, {**params, "settings": settings.model_copy(update={"alpha": 0.01})}) != filled
+    # n_boot is deprecated and unused: changing it recomputes nothing.
+    assert key(ctx, {**params, "settings": settings.model_copy(update={"n_boot": 500})}) == filled
 
 
 def test_chat_file_cache_key_follows_size_mtime_and_lake(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ __all__ = [
     "DeploymentSpec",
     "chat_file_cache_key",
     "configured_api_url",
+    "daily_output",
     "dask_cluster",
     "deployments",
     "local_server",
@@ -56,8 +57,9 @@ __all__ = [
 
 # A cached task result is reused for at most this long, even if its inputs look unchanged.
 CACHE_EXPIRATION = timedelta(days=7)
-# Settings that change from run to run (a replay server's port, the runner) but not what a lake step computes.
-VOLATILE_SETTINGS = frozenset({"api_url", "chats", "runner", "dask_address"})
+# Settings that change from run to run (a replay server's port, the runner) but not what a lake step computes;
+# n_boot is deprecated and read by no step, so changing it must not recompute anything either.
+VOLATILE_SETTINGS = frozenset({"api_url", "chats", "runner", "dask_address", "n_boot"})
 TIMEZONE = "UTC"
 
 CacheKeyFn = Callable[["TaskRunContext", dict[str, Any]], str | None]
@@ -237,6 +239,13 @@ def weekly_output(parameters: Mapping[str, Any]) -> list[Path] | list[str]:
     :func:`submit_per_symbol`)."""
     settings: Settings = parameters["settings"]
     return Lake(settings.lake).partition_files("weekly", (str(parameters["symbol"]),))
+
+
+def daily_output(parameters: Mapping[str, Any]) -> list[Path] | list[str]:
+    """The ``daily`` partition files of the task's ``symbol`` in the current version (for
+    :func:`submit_per_symbol`)."""
+    settings: Settings = parameters["settings"]
+    return Lake(settings.lake).partition_files("daily", (str(parameters["symbol"]),))
 
 
 def report_output(parameters: Mapping[str, Any]) -> list[Path]:

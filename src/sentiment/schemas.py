@@ -6,7 +6,7 @@ Every write goes through :func:`conform`, which orders, casts and checks a DataF
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import pyarrow as pa
@@ -174,6 +174,38 @@ _WEEKLY = (
     Column("lang_3_posts", pa.int64(), "Posts in lang_3 (0 when none)."),
 )
 
+# The daily table (issue 15, ``--freq 1d``): the whole community of each symbol (no per-chat scopes), one row per
+# UTC day. Its columns are the weekly table's, the bar named ``day``; meanings that speak of weeks are restated.
+_DAILY_LEFT_OUT = {"symbol", "scope", "week_start", "n_days", "volatility", "scored_share"} | {
+    f"lang_{i}{part}" for i in (1, 2, 3) for part in ("", "_posts")
+}
+_DAILY_MEANINGS = {
+    "messages": "User messages and media posted on the day.",
+    "active_authors": "Distinct authors who posted on the day.",
+    "new_authors": "Authors posting for the first time in the data (null in the community's first 4 weeks).",
+    "joins": "Join events on the day.",
+    "close": "Close of the day's candle (a candle still open when the table was built is left out).",
+    "log_return": "log(close / previous day's close); null when either candle is missing.",
+    "next_log_return": "The following day's log_return (the prediction target).",
+    "volume": "The day's traded base volume.",
+    "excess_log_return": "log_return minus the market factor's (BTC/USDT) log_return of the same day.",
+    "members_known": "Cumulative joins - leaves since the first day (pre-export members unseen).",
+    "retention_1w": "Share of the day's active authors who post again on the day 7 days later.",
+    "retention_4w": "Share of the day's active authors who post again on the day 28 days later.",
+    "messages_z": "z-score of messages vs the trailing 8 days (this day excluded).",
+    "joins_z": "z-score of joins vs the trailing 8 days (this day excluded).",
+    "new_authors_z": "z-score of new_authors vs the trailing 8 days (this day excluded).",
+}
+_DAILY = (
+    Column("symbol", pa.string(), "Token symbol the price columns refer to.", False),
+    Column("day", UTC_TS, "The UTC day the row covers (00:00 UTC).", False),
+    *(
+        replace(c, description=_DAILY_MEANINGS.get(c.name, c.description))
+        for c in _WEEKLY
+        if c.name not in _DAILY_LEFT_OUT
+    ),
+)
+
 _RUNS = (
     Column("run_id", pa.string(), "Random id of one run of one step (uuid4 hex).", False),
     Column("step", pa.string(), "Step name: ingest-chats, score-messages, fetch-prices, build-weekly, ...", False),
@@ -205,6 +237,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "scores": _SCORES,
     "prices": _PRICES,
     "weekly": _WEEKLY,
+    "daily": _DAILY,
     "runs": _RUNS,
     "rejects": _REJECTS,
     "communities": _COMMUNITIES,
@@ -215,6 +248,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "scores": ("platform", "chat_id", "message_id"),
     "prices": ("exchange", "symbol", "timeframe", "ts"),
     "weekly": ("symbol", "scope", "week_start"),
+    "daily": ("symbol", "day"),
     "runs": ("run_id",),
     "rejects": ("source_file", "source_record"),
     "communities": ("symbol", "platform", "chat_id"),
@@ -229,6 +263,7 @@ PARTITIONS: dict[str, tuple[str, ...]] = {
     "scores": ("platform",),
     "prices": ("exchange", "symbol", "timeframe"),
     "weekly": ("symbol",),
+    "daily": ("symbol",),
     "runs": ("step",),
     "rejects": ("platform",),
 }

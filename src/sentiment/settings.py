@@ -63,7 +63,12 @@ class Settings(BaseSettings):
     week_starts_on: Literal["monday", "sunday"] = Field("monday", description="Week anchor, 00:00 UTC.")
     min_weeks: int = Field(26, ge=4, description="Below this many weeks nothing is called significant.")
     max_lag: int = Field(4, ge=1, le=12, description="Lead-lag correlations at lags -max_lag..+max_lag weeks.")
-    n_boot: int = Field(2000, ge=100, description="Bootstrap resamples for confidence intervals.")
+    n_boot: int = Field(
+        2000,
+        ge=100,
+        description="Deprecated, unused: the lead-lag intervals come from the HAC rule, not a bootstrap (still "
+        "accepted so configs that set it load).",
+    )
     alpha: float = Field(0.05, gt=0, lt=1, description="False discovery rate for Benjamini-Hochberg.")
     seed: int = Field(0, description="Seed of every random draw in the analysis.")
     scorer: Literal["hybrid", "lexicon", "vader", "trained"] = Field(

@@ -83,7 +83,7 @@ def test_export_round_trip_matches_the_direct_frames_and_finds_the_lead(tmp_path
         "bearish_count",
     ]
     pd.testing.assert_frame_equal(via_files[counts], direct[counts])
-    relations = analyse_weekly(via_files, target=TARGET, n_boot=0, predict=False, granger_tests=False)["relations"]
+    relations = analyse_weekly(via_files, target=TARGET, predict=False, granger_tests=False)["relations"]
     assert planted_effect_found(relations)
     # lags up to 4, the unknown first return, and the 4 burn-in weeks of log_new_authors
     assert not relations.empty and (relations["n"] >= weeks - 10).all()

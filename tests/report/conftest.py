@@ -30,6 +30,6 @@ def inputs() -> dict[str, object]:
         }
     )
     weekly["next_log_return"] = weekly["log_return"].shift(-1)
-    relations = lead_lag(weekly, ["messages", "mean_compound", "flat"], lags=range(-2, 3), n_boot=100)
+    relations = lead_lag(weekly, ["messages", "mean_compound", "flat"], lags=range(-2, 3))
     prediction = walk_forward(weekly, ["messages", "mean_compound"], min_train=20)
     return {"weekly": weekly, "relations": relations, "prediction": prediction}

@@ -166,7 +166,7 @@ def test_coverage_is_shown_once(written: dict[str, Path]) -> None:
 def test_short_run_lists_relations_as_not_testable(tmp_path: Path, inputs: dict[str, object]) -> None:
     """Eight weeks: the first sentence says the run is too short; relations are not testable, with no p or q."""
     weekly = inputs["weekly"].head(8)  # type: ignore[union-attr]
-    relations = lead_lag(weekly, ["messages", "mean_compound"], lags=range(-2, 3), n_boot=50)
+    relations = lead_lag(weekly, ["messages", "mean_compound"], lags=range(-2, 3))
     paths = write(tmp_path, inputs, weekly=weekly, relations=relations, prediction=None)
     metrics = json.loads(paths["metrics"].read_text())
     assert metrics["summary"].startswith("This run has only 8 weeks")
@@ -183,7 +183,7 @@ def test_short_run_lists_relations_as_not_testable(tmp_path: Path, inputs: dict[
 
 def test_long_tables_are_collapsed(tmp_path: Path, inputs: dict[str, object]) -> None:
     """Beyond the top 15 rows, the relations table sits in a <details> element."""
-    relations = lead_lag(inputs["weekly"], ["messages", "mean_compound"], lags=range(-6, 7), n_boot=20)  # type: ignore[arg-type]
+    relations = lead_lag(inputs["weekly"], ["messages", "mean_compound"], lags=range(-6, 7))  # type: ignore[arg-type]
     page = write(tmp_path, inputs, relations=relations)["html"].read_text()
     section = page.split("<h2>Lead-lag relations</h2>", 1)[1].split("<h2>", 1)[0]
     shown, hidden = section.split("<details>", 1)
@@ -207,3 +207,26 @@ def test_language_and_chat_coverage(tmp_path: Path, inputs: dict[str, object]) -
     assert "English (en)" in page and "94%" in page and "telegram: Alpha" in page and "82%" in page
     bare = html.unescape(write(tmp_path / "b", inputs, coverage={"synthetic": False})["html"].read_text())
     assert "split by language is unavailable" in bare
+
+
+def test_a_daily_table_is_reported_in_days(tmp_path: Path, inputs: dict[str, object]) -> None:
+    """Given a ``day`` column and ``lag_days`` relations (a --freq 1d run), every label counts days and
+    metrics.json keeps the daily names: no table header, caption or sentence speaks of weeks."""
+    daily = inputs["weekly"].drop(columns="week_start")  # type: ignore[attr-defined]
+    daily.insert(2, "day", pd.date_range("2024-01-01", periods=len(daily), freq="1D", tz="UTC"))
+    daily["spike_flag"] = daily.index == 40
+    for col in ("new_authors", "messages_z", "new_authors_z"):
+        daily[col] = 1.0
+    relations = lead_lag(daily, ["messages", "mean_compound"], lags=range(-2, 3), freq="1d", time_col="day")
+    flagged = daily.loc[daily["spike_flag"], ["day", "messages", "new_authors", "messages_z", "new_authors_z"]]
+    flagged = flagged.assign(log_return=0.01, next_log_return=0.02)
+    paths = write(tmp_path, inputs, weekly=daily, relations=relations, prediction=None, flagged=flagged, frequency="1d")
+    metrics = json.loads(paths["metrics"].read_text())
+    assert metrics["lag_convention"].startswith("lag_days = k")
+    assert metrics["relations"] and all("lag_days" in r and "lag_weeks" not in r for r in metrics["relations"])
+    assert [r["day"][:10] for r in metrics["flagged_weeks"]] == ["2024-02-10"]
+    text = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r'src="data:[^"]+"', "", paths["html"].read_text())))
+    assert "60 days analysed" in " ".join(text.split()) and "lag (days)" in text and "Flagged days" in text
+    assert "the strongest is messages 1 day ahead" in metrics["summary"] and "n = 59 days" in metrics["summary"]
+    for page in (text, paths["md"].read_text()):
+        assert not re.search(r"\bweeks?\b", page), re.search(r".{60}\bweeks?\b.{40}", page)

@@ -23,7 +23,7 @@ def world_weekly(seed: int, effect: float, weeks: int = 104) -> pd.DataFrame:
 
 
 def analyse(weekly: pd.DataFrame) -> dict[str, object]:
-    return analyse_weekly(weekly, target=TARGET, n_boot=200, predict=False, granger_tests=False, min_weeks=MIN_WEEKS)
+    return analyse_weekly(weekly, target=TARGET, predict=False, granger_tests=False, min_weeks=MIN_WEEKS)
 
 
 def verdict_of(result: dict[str, object]):  # type: ignore[no-untyped-def]

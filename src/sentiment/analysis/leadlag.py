@@ -111,8 +111,8 @@ def bar_grid(frame: pd.DataFrame, freq: str = "1w", *, time_col: str = "week_sta
 
 
 def weekly_grid(weekly: pd.DataFrame) -> pd.DataFrame:
-    """``weekly`` indexed by week_start on a complete 7-day grid (see :func:`bar_grid`); a daily table laid out
-    under week_start (the renderer's view of a ``--freq 1d`` run) goes on its 1-day grid instead."""
+    """``weekly`` indexed by week_start on a complete 7-day grid (see :func:`bar_grid`); bars under week_start
+    that are not 7 days apart (a daily table laid out under week_start) go on a 1-day grid instead."""
     if "week_start" in weekly.columns and len(weekly) > 1:
         bars = pd.DatetimeIndex(weekly["week_start"])
         if ((bars - bars.min()) % WEEK != pd.Timedelta(0)).any():
@@ -130,8 +130,6 @@ def lead_lag(
     alpha: float = 0.05,
     freq: str = "1w",
     time_col: str = "week_start",
-    n_boot: int | None = None,
-    seed: int | None = None,
 ) -> pd.DataFrame:
     """Spearman correlation of feature[t] with target[t + k] for every feature and lag k, with one rule.
 
@@ -142,7 +140,7 @@ def lead_lag(
     families: a real same-week relation (mood moves with the week's price, as in most communities) makes BH
     over one pooled family lenient for every other test, and the false-alarm rate on lead claims then exceeds
     alpha. Daily output names the lag column lag_days instead of lag_weeks. Constant series give NaN
-    estimates and p = 1. ``n_boot`` and ``seed`` are accepted for callers of the bootstrap version and unused.
+    estimates and p = 1.
     """
     missing = [c for c in [*features, target] if c not in weekly.columns]
     if missing:

@@ -78,13 +78,14 @@ def add_model_features(weekly: pd.DataFrame, time_col: str = "week_start") -> pd
     return out
 
 
-def flagged_weeks(weekly: pd.DataFrame) -> pd.DataFrame:
-    """Weeks with spike_flag set, beside that week's and the next week's return (pump-and-dump candidates)."""
-    cols = ["week_start", "messages", "new_authors", "messages_z", "new_authors_z", "log_return", "next_log_return"]
+def flagged_weeks(weekly: pd.DataFrame, time_col: str = "week_start") -> pd.DataFrame:
+    """Weeks (bars named by ``time_col``: days in a daily table) with spike_flag set, beside that bar's and the
+    next bar's return (pump-and-dump candidates)."""
+    cols = [time_col, "messages", "new_authors", "messages_z", "new_authors_z", "log_return", "next_log_return"]
     if "spike_flag" not in weekly.columns:
         return pd.DataFrame(columns=cols)
     flagged = weekly[weekly["spike_flag"].astype("boolean").fillna(False).astype(bool)]
-    return flagged.reindex(columns=cols).sort_values("week_start").reset_index(drop=True)
+    return flagged.reindex(columns=cols).sort_values(time_col).reset_index(drop=True)
 
 
 def analyse_weekly(
@@ -94,7 +95,6 @@ def analyse_weekly(
     target: str = "log_return",
     prediction_features: Iterable[str] = PREDICTION_FEATURES,
     lags: Iterable[int] = range(-4, 5),
-    n_boot: int = 2000,
     seed: int = 0,
     min_weeks: int = 26,
     alpha: float = 0.05,
@@ -165,8 +165,6 @@ def analyse_weekly(
         "relations": relations,
         "granger": causality,
         "prediction": prediction,
-        "flagged": flagged_weeks(weekly)
-        if freq == "1w"
-        else flagged_weeks(weekly.rename(columns={"day": "week_start"})),
+        "flagged": flagged_weeks(weekly, time_col),
         "guards": guards,
     }

@@ -98,7 +98,6 @@ def run_seed(
     *,
     weeks: int = 104,
     chat_scale: float = 1.0,
-    n_boot: int = 0,
     scorer: VaderScorer | None = None,
     target: str = "log_return",
 ) -> SeedOutcome:
@@ -107,7 +106,7 @@ def run_seed(
     now = pd.Timestamp("2030-01-01", tz="UTC")
     prices = world_prices(world, SYMBOL, MARKET)
     weekly = weekly_from_messages(world_messages(world), prices, scorer or VaderScorer(), now)
-    result = analyse_weekly(weekly, target=target, n_boot=n_boot, seed=seed, predict=False, granger_tests=False)
+    result = analyse_weekly(weekly, target=target, seed=seed, predict=False, granger_tests=False)
     relations = result["relations"]
     return SeedOutcome(
         seed,

@@ -15,6 +15,8 @@ __all__ = ["ReportArtifacts", "artifact_key", "report_artifacts"]
 
 TOP_IN_MARKDOWN = 10
 _TABLE_COLUMNS = ("feature", "lag_weeks", "estimate", "ci_low", "ci_high", "p_value", "q_value", "significant", "n")
+# A daily report's rows name their lag lag_days (metrics.json "frequency" "1d"); the table keeps that name.
+_UNITS = {"1d": ("lag_days", "day")}
 
 
 @dataclass(frozen=True)
@@ -38,24 +40,22 @@ def artifact_key(subject: str, kind: str) -> str:
 def report_artifacts(metrics: Mapping[str, Any], html_path: Path) -> ReportArtifacts:
     """The artifacts of one report from its metrics.json content and the path of its report.html."""
     subject = str(metrics.get("symbol") or metrics.get("panel") or html_path.parent.name)
+    lag, unit = _UNITS.get(str(metrics.get("frequency")), ("lag_weeks", "week"))
+    columns = tuple(lag if c == "lag_weeks" else c for c in _TABLE_COLUMNS)
     untestable = {
-        (r.get("feature"), r.get("lag_weeks"))
+        (r.get("feature"), r.get(lag))
         for r in metrics.get("not_testable") or []
-        if isinstance(r, Mapping) and r.get("lag_weeks") is not None
+        if isinstance(r, Mapping) and r.get(lag) is not None
     }
     empty = {
-        r.get("feature")
-        for r in metrics.get("not_testable") or []
-        if isinstance(r, Mapping) and r.get("lag_weeks") is None
+        r.get("feature") for r in metrics.get("not_testable") or [] if isinstance(r, Mapping) and r.get(lag) is None
     }
     testable = [
         r
         for r in metrics.get("relations") or []
-        if isinstance(r, Mapping)
-        and (r.get("feature"), r.get("lag_weeks")) not in untestable
-        and r.get("feature") not in empty
+        if isinstance(r, Mapping) and (r.get("feature"), r.get(lag)) not in untestable and r.get("feature") not in empty
     ]
-    table = [{c: _round(r.get(c)) for c in _TABLE_COLUMNS} for r in testable]
+    table = [{c: _round(r.get(c)) for c in columns} for r in testable]
     n_untestable = len(metrics.get("not_testable") or [])
     summary = str(metrics.get("summary") or "No summary was written for this report.")
     date = str(metrics.get("generated_at") or "")[:10]
@@ -64,17 +64,17 @@ def report_artifacts(metrics: Mapping[str, Any], html_path: Path) -> ReportArtif
         lines += [
             f"## Top {min(TOP_IN_MARKDOWN, len(table))} relations by q-value",
             "",
-            "| feature | lag (weeks) | rho | 95% CI | q | n | significant |",
+            f"| feature | lag ({unit}s) | rho | 95% CI | q | n | significant |",
             "|---|---:|---:|---|---:|---:|---|",
         ]
         for r in table[:TOP_IN_MARKDOWN]:
             lines.append(
-                f"| {feature_label(str(r['feature']))} | {r['lag_weeks']} | {_txt(r['estimate'], 2)} | "
+                f"| {feature_label(str(r['feature']), unit)} | {r[lag]} | {_txt(r['estimate'], 2)} | "
                 f"[{_txt(r['ci_low'], 2)}, {_txt(r['ci_high'], 2)}] | {_txt(r['q_value'], 4)} | {r['n']} | "
                 f"{'yes' if r['significant'] else 'no'} |"
             )
     else:
-        lines.append("No relation had enough paired weeks to be tested.")
+        lines.append(f"No relation had enough paired {unit}s to be tested.")
     if n_untestable:
         lines += ["", f"{n_untestable} feature/lag rows were not testable (see the report)."]
     lines += ["", f"Full report: `{html_path}`"]

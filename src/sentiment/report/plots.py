@@ -18,7 +18,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from sentiment.analysis.leadlag import weekly_grid  # the scatter pairs weeks exactly as the test does
+from sentiment.analysis.leadlag import bar_grid  # the scatter pairs bars exactly as the test does
 
 __all__ = [
     "COLOURS",
@@ -79,8 +79,9 @@ def _flags(frame: pd.DataFrame) -> np.ndarray:
     return frame["spike_flag"].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
-def timeline_png(weekly: pd.DataFrame, symbol: str) -> bytes:
-    """Price, activity and mood as three aligned panels sharing one week axis; flagged weeks shaded red."""
+def timeline_png(weekly: pd.DataFrame, symbol: str, *, unit: str = "week") -> bytes:
+    """Price, activity and mood as three aligned panels sharing one time axis (bars of one ``unit``: week or day,
+    laid out under week_start); flagged bars shaded red."""
     fig = Figure(figsize=(WIDTH, 6.2))
     if weekly.empty or "week_start" not in weekly.columns:
         return _no_data(fig, "Timeline")
@@ -90,10 +91,11 @@ def timeline_png(weekly: pd.DataFrame, symbol: str) -> bytes:
     axes = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [1.4, 1, 1], "hspace": 0.12})
     panels = (
         ("close", f"close ({quote})", COLOURS["price"], "line"),
-        ("messages", "messages / week", COLOURS["activity"], "bar"),
+        ("messages", f"messages / {unit}", COLOURS["activity"], "bar"),
         ("mean_compound", "mean mood\n(compound, −1…1)", COLOURS["mood"], "line"),
     )
     flags = _flags(frame)
+    days = 7 if unit == "week" else 1
     for ax, (col, label, colour, kind) in zip(axes, panels, strict=True):
         _style(ax)
         ax.set_ylabel(label)
@@ -102,23 +104,26 @@ def timeline_png(weekly: pd.DataFrame, symbol: str) -> bytes:
             continue
         values = pd.to_numeric(frame[col], errors="coerce").astype(float)
         if kind == "bar":
-            ax.bar(weeks, values, width=5, color=colour, alpha=0.85)
+            ax.bar(weeks, values, width=days * 5 / 7, color=colour, alpha=0.85)
         else:
             ax.plot(weeks, values, color=colour, lw=1.6, marker="o", ms=2.5)
         for week in weeks[flags]:
-            ax.axvspan(week - pd.Timedelta(days=0.5), week + pd.Timedelta(days=7.5), color=COLOURS["flag"], alpha=0.15)
+            span = (week - pd.Timedelta(days=days / 14), week + pd.Timedelta(days=days * 15 / 14))
+            ax.axvspan(*span, color=COLOURS["flag"], alpha=0.15)
     if "mean_compound" in frame.columns:
         axes[2].axhline(0, color=COLOURS["baseline"], lw=0.8)
     if flags.any() and "close" in frame.columns:
         closes = pd.to_numeric(frame["close"], errors="coerce").to_numpy(dtype=float)
-        axes[0].scatter(weeks[flags], closes[flags], color=COLOURS["flag"], zorder=3, s=28, label="flagged week")
+        axes[0].scatter(weeks[flags], closes[flags], color=COLOURS["flag"], zorder=3, s=28, label=f"flagged {unit}")
         axes[0].legend(loc="best", fontsize="small", frameon=True, framealpha=0.85)
-    axes[0].set_title(f"{symbol}: price, activity and mood by week (red: flagged spike weeks)", loc="left")
-    axes[2].set_xlabel("week (UTC)")
+    axes[0].set_title(f"{symbol}: price, activity and mood by {unit} (red: flagged spike {unit}s)", loc="left")
+    axes[2].set_xlabel(f"{unit} (UTC)")
     return _png(fig)
 
 
-def heatmap_png(relations: pd.DataFrame, *, min_n: int = 0, labels: Mapping[str, str] | None = None) -> bytes:
+def heatmap_png(
+    relations: pd.DataFrame, *, min_n: int = 0, labels: Mapping[str, str] | None = None, unit: str = "week"
+) -> bytes:
     """Feature x lag grid of Spearman estimates; significant cells outlined and starred, untestable ones hatched.
 
     Cells with fewer than ``min_n`` paired weeks, or no estimate, are shown as "n/a" rather than as a colour.
@@ -168,7 +173,7 @@ def heatmap_png(relations: pd.DataFrame, *, min_n: int = 0, labels: Mapping[str,
         ax.text(lags.index(0) + 0.55, -0.7, "community leads →", fontsize=9, va="bottom", ha="left")
     if min(lags) < 0 and 0 in lags:
         ax.text(lags.index(0) - 0.55, -0.7, "← price leads", fontsize=9, va="bottom", ha="right")
-    ax.set_xlabel("lag k in weeks (feature of week t vs return of week t+k)")
+    ax.set_xlabel(f"lag k in {unit}s (feature of {unit} t vs return of {unit} t+k)")
     ax.set_title(
         "Lead-lag Spearman rho by feature and lag  (* and outline: significant after correction)", loc="left", pad=22
     )
@@ -191,13 +196,15 @@ def scatter_png(
     title: str | None = None,
     xlabel: str | None = None,
     ylabel: str | None = None,
+    unit: str = "week",
 ) -> bytes:
-    """Feature of week t against the target of week t+lag, with a least-squares line drawn to guide the eye."""
+    """Feature of bar t against the target of bar t+lag (bars of one ``unit``, laid out under week_start), with a
+    least-squares line drawn to guide the eye."""
 
     fig = Figure(figsize=(WIDTH * 0.62, 4.2))
     if weekly.empty or feature not in weekly.columns or target not in weekly.columns:
         return _no_data(fig, "Strongest relation")
-    grid = weekly_grid(weekly)
+    grid = bar_grid(weekly, "1d" if unit == "day" else "1w")
     pair = pd.DataFrame(
         {
             "x": pd.to_numeric(grid[feature], errors="coerce").astype(float),
@@ -215,14 +222,15 @@ def scatter_png(
         ax.plot(xs, intercept + slope * xs, color=COLOURS["price"], lw=1.6, label="least-squares line")
         ax.legend(loc="upper left", fontsize="small", frameon=False)
     ax.axhline(0, color=COLOURS["baseline"], lw=0.8)
-    ax.set_xlabel(xlabel or f"{feature} in week t")
-    ax.set_ylabel(ylabel or (f"{target} in week t{lag_weeks:+d}" if lag_weeks else target))
-    ax.set_title(title or f"{feature} vs {target}, lag {lag_weeks:+d} weeks (n = {len(pair)})", loc="left")
+    ax.set_xlabel(xlabel or f"{feature} in {unit} t")
+    ax.set_ylabel(ylabel or (f"{target} in {unit} t{lag_weeks:+d}" if lag_weeks else target))
+    ax.set_title(title or f"{feature} vs {target}, lag {lag_weeks:+d} {unit}s (n = {len(pair)})", loc="left")
     return _png(fig)
 
 
-def predictions_png(predictions: pd.DataFrame | None) -> bytes:
-    """Out-of-sample predicted vs actual next-week return, with the historical-mean baseline."""
+def predictions_png(predictions: pd.DataFrame | None, *, unit: str = "week") -> bytes:
+    """Out-of-sample predicted vs actual next-bar return (bars of one ``unit``), with the historical-mean
+    baseline."""
     fig = Figure(figsize=(WIDTH, 3.6))
     if predictions is None or predictions.empty:
         return _no_data(fig, "Out-of-sample predictions")
@@ -233,14 +241,16 @@ def predictions_png(predictions: pd.DataFrame | None) -> bytes:
     ax.plot(weeks, predictions["predicted"], color=COLOURS["model"], lw=1.6, label="ridge (walk-forward)")
     ax.plot(weeks, predictions["baseline_mean"], color=COLOURS["baseline"], lw=1.2, ls="--", label="historical mean")
     ax.axhline(0, color=COLOURS["baseline"], lw=0.8)
-    ax.set_ylabel("next-week log return")
-    ax.set_xlabel("week (UTC)")
+    ax.set_ylabel(f"next-{unit} log return")
+    ax.set_xlabel(f"{unit} (UTC)")
     ax.legend(fontsize="small", ncols=3, loc="upper left", frameon=False)
     ax.set_title("Out-of-sample forecasts vs actual", loc="left")
     return _png(fig)
 
 
-def _stacked(weekly: pd.DataFrame, columns: list[tuple[str, str]], title: str, ylabel: str) -> bytes:
+def _stacked(
+    weekly: pd.DataFrame, columns: list[tuple[str, str]], title: str, ylabel: str, unit: str = "week"
+) -> bytes:
     fig = Figure(figsize=(WIDTH, 3.2))
     present = [(c, label) for c, label in columns if c in weekly.columns]
     if weekly.empty or "week_start" not in weekly.columns or not present:
@@ -257,22 +267,22 @@ def _stacked(weekly: pd.DataFrame, columns: list[tuple[str, str]], title: str, y
         alpha=0.9,
     )
     ax.set_ylabel(ylabel)
-    ax.set_xlabel("week (UTC)")
+    ax.set_xlabel(f"{unit} (UTC)")
     ax.legend(fontsize="small", loc="upper left", ncols=len(present), frameon=False)
     ax.set_title(title, loc="left")
     return _png(fig)
 
 
-def joins_png(weekly: pd.DataFrame) -> bytes:
-    """Weekly joins stacked by method (invite, link, QR code, self)."""
+def joins_png(weekly: pd.DataFrame, *, unit: str = "week") -> bytes:
+    """Joins per bar (``unit``) stacked by method (invite, link, QR code, self)."""
     methods = [(f"joins_{m}", m) for m in ("invite", "link", "qr", "self")]
-    return _stacked(weekly, methods, "Joins by method", "joins / week")
+    return _stacked(weekly, methods, "Joins by method", f"joins / {unit}", unit)
 
 
-def engagement_png(weekly: pd.DataFrame) -> bytes:
-    """Weekly posts stacked by engagement class (interactive, content sharing, passive)."""
+def engagement_png(weekly: pd.DataFrame, *, unit: str = "week") -> bytes:
+    """Posts per bar (``unit``) stacked by engagement class (interactive, content sharing, passive)."""
     classes = [("interactive_posts", "interactive"), ("content_posts", "content sharing"), ("passive_posts", "passive")]
-    return _stacked(weekly, classes, "Engagement mix", "posts / week")
+    return _stacked(weekly, classes, "Engagement mix", f"posts / {unit}", unit)
 
 
 def flagged_png(weekly: pd.DataFrame) -> bytes:

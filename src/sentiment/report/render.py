@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sentiment.analysis.leadlag import LAG_CONVENTION, RELATION_COLUMNS
+from sentiment.analysis.leadlag import RELATION_COLUMNS, lag_convention
 from sentiment.report.index import frequency_words
 from sentiment.report.plots import (
     engagement_png,
@@ -39,7 +39,7 @@ from sentiment.report.verdict import (
     target_words,
 )
 
-__all__ = ["METRICS_KEYS", "standard_caveats", "write_report"]
+__all__ = ["METRICS_KEYS", "bar_unit", "standard_caveats", "write_report"]
 
 METRICS_KEYS = (
     "symbol",
@@ -59,11 +59,18 @@ GRANGER_NOTE = (
     "when an ADF test cannot call it stationary; q-values are Benjamini-Hochberg within this table (a family "
     "separate from the lead-lag one)."
 )
-FLAG_NOTE = (
-    "Weeks where both new authors and messages jumped more than 2 standard deviations above their trailing "
-    "8 weeks, shown beside that week's and the next week's log return. A flag is a reason to look, not evidence "
-    "of manipulation."
-)
+
+
+def flag_note(unit: str = "week") -> str:
+    """What a coordinated-spike flag means, at the bar size ``unit``."""
+    return (
+        f"{unit.capitalize()}s where both new authors and messages jumped more than 2 standard deviations above "
+        f"their trailing 8 {unit}s, shown beside that {unit}'s and the next {unit}'s log return. A flag is a "
+        "reason to look, not evidence of manipulation."
+    )
+
+
+FLAG_NOTE = flag_note()
 _PREDICTION_ROWS = (
     ("ridge model", ("model",)),
     ("historical mean", ("baselines", "mean")),
@@ -130,14 +137,26 @@ def write_report(
     "summary"; relations with fewer than ``min_weeks`` paired weeks and ``skipped_features`` (no data) are
     listed under "not_testable" and shown as such, never as results. ``frequency`` (e.g. "1w", "1d") is shown
     in the header; metrics.json gets it from the caller that owns the key.
+
+    A daily run (``frequency`` "1d") passes its table with a ``day`` column and relations with ``lag_days``:
+    every label then speaks of days, and metrics.json's relations, not_testable and flagged rows keep the
+    names ``lag_days`` and ``day``. (The layout below works on week_start / lag_weeks internally.)
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = (generated_at or pd.Timestamp.now(tz="UTC")).tz_convert("UTC").isoformat()
-    weekly = _one_scope(weekly)
+    frequency = frequency or coverage.get("frequency")
+    unit = bar_unit(frequency)
+    internal = {"day": "week_start", "lag_days": "lag_weeks"}
+    weekly = _one_scope(weekly.rename(columns=internal))
+    relations = relations.rename(columns=internal)
+    if flagged is not None:
+        flagged = flagged.rename(columns=internal)
+    if prediction is not None and isinstance(prediction.get("predictions"), pd.DataFrame):
+        prediction = {**prediction, "predictions": prediction["predictions"].rename(columns=internal)}
     extra = [c for c in relations.columns if c not in RELATION_COLUMNS]
     relations = relations.reindex(columns=[*RELATION_COLUMNS, *extra])
     ranked = relations.sort_values(["q_value", "p_value"], na_position="last", kind="mergesort")
-    all_caveats = list(dict.fromkeys([*caveats, *standard_caveats(weekly, relations, coverage)]))
+    all_caveats = list(dict.fromkeys([*caveats, *standard_caveats(weekly, relations, coverage, unit)]))
     pred_metrics = None if prediction is None else {k: v for k, v in prediction.items() if k != "predictions"}
     predictions = None if prediction is None else prediction.get("predictions")
     target = coverage.get("relations_target")
@@ -152,24 +171,26 @@ def write_report(
         skipped_features=skipped_features,
         coverage=coverage,
         granger=granger,
+        unit=unit,
     )
-    testable, not_testable = split_testable(ranked, min_n=min_weeks, skipped_features=skipped_features)
+    testable, not_testable = split_testable(ranked, min_n=min_weeks, skipped_features=skipped_features, unit=unit)
+    public = {v: k for k, v in internal.items()} if unit == "day" else {}
 
     metrics = {
         "symbol": symbol,
         "generated_at": stamp,
-        "lag_convention": LAG_CONVENTION,
+        "lag_convention": lag_convention("1d" if unit == "day" else "1w"),
         "coverage": dict(coverage),
-        "relations": ranked.to_dict(orient="records"),
+        "relations": ranked.rename(columns=public).to_dict(orient="records"),
         "prediction": pred_metrics,
         "caveats": all_caveats,
         "summary": verdict.text,
-        "not_testable": not_testable.to_dict(orient="records"),
+        "not_testable": not_testable.rename(columns=public).to_dict(orient="records"),
     }
     if granger is not None:
         metrics["granger"] = granger.to_dict(orient="records")
     if flagged is not None:
-        metrics["flagged_weeks"] = flagged.to_dict(orient="records")
+        metrics["flagged_weeks"] = flagged.rename(columns=public).to_dict(orient="records")
     paths = {
         "html": out_dir / "report.html",
         "md": out_dir / "report.md",
@@ -190,12 +211,17 @@ def write_report(
         verdict=verdict,
         not_testable=not_testable,
         min_weeks=min_weeks,
-        frequency=frequency or coverage.get("frequency"),
+        frequency=frequency,
     )
     figures = _figures(context, weekly, relations, predictions, symbol, min_weeks)
     paths["html"].write_text(_html(context, figures), encoding="utf-8")
     paths["md"].write_text(_markdown(context), encoding="utf-8")
     return paths
+
+
+def bar_unit(frequency: Any) -> str:
+    """The bar a report counts in words: "day" for a daily run ("1d"), else "week"."""
+    return "day" if frequency == "1d" else "week"
 
 
 def _weeks_with_return(weekly: pd.DataFrame, target: Any) -> int:
@@ -222,40 +248,42 @@ def _figures(
 ) -> dict[str, _Figure]:
     """Every figure with a text alternative written from the same numbers it draws."""
     target = str(ctx.coverage.get("relations_target") or "log_return")
+    unit = ctx.unit
     n_sig = int(relations["significant"].fillna(False).astype(bool).sum()) if not relations.empty else 0
     figures = {
         "heatmap": _Figure(
-            heatmap_png(relations, min_n=min_weeks, labels=FEATURE_LABELS),
+            heatmap_png(relations, min_n=min_weeks, labels=FEATURE_LABELS, unit=unit),
             f"Heatmap of Spearman rho for {relations['feature'].nunique() if not relations.empty else 0} features "
-            f"by lag; {n_sig} significant cells are starred and outlined{_cells(ctx.top)}; cells with fewer than "
-            f"{min_weeks} paired weeks are hatched and marked n/a.",
+            f"by lag; {n_sig} significant cells are starred and outlined{_cells(ctx.top, unit)}; cells with fewer than "
+            f"{min_weeks} paired {unit}s are hatched and marked n/a.",
             "Blue: the feature and the later return move in opposite directions; red: in the same direction. "
             "Columns right of the black line are the community leading the price.",
         ),
         "timeline": _Figure(
-            timeline_png(weekly, symbol),
-            _timeline_alt(weekly, symbol),
-            "Three panels share one week axis. "
+            timeline_png(weekly, symbol, unit=unit),
+            _timeline_alt(weekly, symbol, unit),
+            f"Three panels share one {unit} axis. "
             + (
-                "Red bands mark coordinated-spike weeks (see Flagged weeks)."
+                f"Red bands mark coordinated-spike {unit}s (see Flagged {unit}s)."
                 if ctx.flagged is not None and not ctx.flagged.empty
-                else "No week was flagged as a coordinated spike."
+                else f"No {unit} was flagged as a coordinated spike."
             ),
         ),
         "predictions": _Figure(
-            predictions_png(predictions),
-            "Line chart of out-of-sample forecasts of next week's log return against the actual return and the "
+            predictions_png(predictions, unit=unit),
+            f"Line chart of out-of-sample forecasts of next {unit}'s log return against the actual return and the "
             "historical-mean baseline. " + ctx.prediction_note(),
-            "Each forecast uses only the weeks before it.",
+            f"Each forecast uses only the {unit}s before it.",
         ),
         "joins": _Figure(
-            joins_png(weekly),
-            "Stacked area chart of weekly joins by method (invite, link, QR code, self). " + _totals(weekly, "joins"),
+            joins_png(weekly, unit=unit),
+            f"Stacked area chart of joins per {unit} by method (invite, link, QR code, self). "
+            + _totals(weekly, "joins"),
             "",
         ),
         "engagement": _Figure(
-            engagement_png(weekly),
-            "Stacked area chart of weekly posts by engagement class (interactive, content sharing, passive). "
+            engagement_png(weekly, unit=unit),
+            f"Stacked area chart of posts per {unit} by engagement class (interactive, content sharing, passive). "
             + _totals(weekly, "interactive_posts", "content_posts", "passive_posts"),
             "Interactive: questions and polls; content sharing: links, media, forwards; passive: everything else.",
         ),
@@ -273,25 +301,26 @@ def _figures(
                 feature,
                 lag,
                 target,
-                title=f"Strongest lead: {FEATURE_LABELS.get(feature, feature)} in week t vs return in week "
+                title=f"Strongest lead: {FEATURE_LABELS.get(feature, feature)} in {unit} t vs return in {unit} "
                 f"t{lag:+d} (n = {top.get('n')})",
-                xlabel=f"{feature_unit(feature)}, week t",
-                ylabel=f"{target}, week t{lag:+d}\n(log return)",
+                xlabel=f"{feature_unit(feature)}, {unit} t",
+                ylabel=f"{target}, {unit} t{lag:+d}\n(log return)",
+                unit=unit,
             ),
-            f"Scatter plot of {feature} in week t against {target} in week t{lag:+d}, one dot per week, with a "
+            f"Scatter plot of {feature} in {unit} t against {target} in {unit} t{lag:+d}, one dot per {unit}, with a "
             f"least-squares line; Spearman rho {_fmt(top.get('estimate'), 2)}, n = {top.get('n')}.",
             "The strongest lead relation. The line guides the eye; the test itself is Spearman's rank correlation.",
         )
     return figures
 
 
-def _cells(testable: pd.DataFrame) -> str:
+def _cells(testable: pd.DataFrame, unit: str = "week") -> str:
     """ ": mean mood at lag 0 (+0.62), ..." for the significant cells, so the alt text carries the finding."""
     if testable.empty:
         return ""
     sig = testable[testable["significant"].astype(bool)].head(6)
     cells = [
-        f"{FEATURE_LABELS.get(r.feature, r.feature)} at lag {_lag(int(r.lag_weeks))} ({r.estimate:+.2f})"
+        f"{feature_label(str(r.feature), unit).split(' (')[0]} at lag {_lag(int(r.lag_weeks))} ({r.estimate:+.2f})"
         for r in sig.itertuples(index=False)
     ]
     return ": " + ", ".join(cells) if cells else ""
@@ -301,8 +330,8 @@ def _lag(k: int) -> str:
     return f"{k:+d}" if k else "0"
 
 
-def _timeline_alt(weekly: pd.DataFrame, symbol: str) -> str:
-    parts = [f"Three aligned panels by week for {symbol}: close price, messages per week and mean mood."]
+def _timeline_alt(weekly: pd.DataFrame, symbol: str, unit: str = "week") -> str:
+    parts = [f"Three aligned panels by {unit} for {symbol}: close price, messages per {unit} and mean mood."]
     if "close" in weekly.columns and len(weekly):
         close = pd.to_numeric(weekly["close"], errors="coerce").dropna()
         if len(close):
@@ -312,10 +341,10 @@ def _timeline_alt(weekly: pd.DataFrame, symbol: str) -> str:
             )
     if "messages" in weekly.columns and len(weekly):
         msgs = pd.to_numeric(weekly["messages"], errors="coerce")
-        parts.append(f"Messages per week range {msgs.min():.0f} to {msgs.max():.0f}.")
+        parts.append(f"Messages per {unit} range {msgs.min():.0f} to {msgs.max():.0f}.")
     if "spike_flag" in weekly.columns:
         n = int(weekly["spike_flag"].astype("boolean").fillna(False).astype(bool).sum())
-        parts.append(f"{n} flagged week{'s' if n != 1 else ''} shaded red.")
+        parts.append(f"{n} flagged {unit}{'s' if n != 1 else ''} shaded red.")
     return " ".join(parts)
 
 
@@ -327,21 +356,24 @@ def _totals(weekly: pd.DataFrame, *columns: str) -> str:
     return f"Totals over the period: {sums}."
 
 
-def standard_caveats(weekly: pd.DataFrame, relations: pd.DataFrame, coverage: Mapping[str, Any]) -> list[str]:
-    """The caveats every report carries, worded for a reader who is not a statistician."""
+def standard_caveats(
+    weekly: pd.DataFrame, relations: pd.DataFrame, coverage: Mapping[str, Any], unit: str = "week"
+) -> list[str]:
+    """The caveats every report carries, worded for a reader who is not a statistician (bars: ``unit``)."""
     n_weeks = len(weekly)
+    per = "Weekly" if unit == "week" else "Daily"
     out = [
-        f"Short sample: {n_weeks} weeks. Weekly correlations over so few points have wide intervals; "
+        f"Short sample: {n_weeks} {unit}s. {per} correlations over so few points have wide intervals; "
         "read every relation here as a hypothesis to re-check on new data, not a finding.",
         f"Multiple testing: {len(relations)} feature/lag pairs were tested, so some look strong by chance. "
-        "The q-values (Benjamini-Hochberg) account for that; only rows with a small q-value and enough weeks "
+        f"The q-values (Benjamini-Hochberg) account for that; only rows with a small q-value and enough {unit}s "
         "are marked significant.",
         "Correlation is not causation: a community feature that moves before the price may share a cause "
         "with it (news, listings, the whole market moving) rather than drive it.",
         "One rule flags and bounds every relation: the p-value, the q-value, the flag and the interval come from "
         "the same serial-correlation-robust (Newey-West) t statistic, and the interval is widened for the number "
         "of tests (its level is in ci_level), so a flagged relation's interval excludes 0 and an unflagged "
-        "one's includes it. The community-leads family is the primary question; same-week and price-leads "
+        "one's includes it. The community-leads family is the primary question; same-{unit} and price-leads "
         "rows are exploratory.",
     ]
     if coverage.get("synthetic"):
@@ -404,6 +436,8 @@ class _Context:
         frequency: Any = None,
     ) -> None:
         self.frequency = frequency
+        self.unit = bar_unit(frequency)
+        self.convention = lag_convention("1d" if self.unit == "day" else "1w")
         self.granger = granger
         self.flagged = flagged
         self.symbol = symbol
@@ -429,13 +463,14 @@ class _Context:
         cov = self.coverage
         missing = cov.get("missing_weeks")
         n_missing = len(missing) if isinstance(missing, list) else 0
-        parts = [f"{self.n_weeks} weeks ({self.first or '?'} to {self.last or '?'})"]
+        unit = self.unit
+        parts = [f"{self.n_weeks} {unit}s ({self.first or '?'} to {self.last or '?'})"]
         if cov.get("chats") is not None:
             parts.append(f"from {_count(cov.get('chats'))} chat{'s' if cov.get('chats') != 1 else ''}")
         if cov.get("messages") is not None:
             parts.append(f"with {_count(cov.get('messages'))} messages")
         text = " ".join(parts) + "."
-        text += f" {n_missing} week{'s' if n_missing != 1 else ''} missing inside the range" + (
+        text += f" {n_missing} {unit}{'s' if n_missing != 1 else ''} missing inside the range" + (
             f" ({', '.join(map(str, missing[:6]))}{', …' if n_missing > 6 else ''})." if n_missing else "."
         )
         share = scored_share(cov)
@@ -463,7 +498,7 @@ class _Context:
 
     def fact_cards(self) -> list[tuple[str, str]]:
         cov = self.coverage
-        cards = [(f"{self.n_weeks}", "weeks analysed")]
+        cards = [(f"{self.n_weeks}", f"{self.unit}s analysed")]
         if cov.get("messages") is not None:
             cards.append((_count(cov["messages"]), "messages"))
         if cov.get("chats") is not None:
@@ -482,8 +517,8 @@ class _Context:
         missing = cov.get("missing_weeks")
         rows = [
             ["period", f"{self.first or '—'} to {self.last or '—'}"],
-            ["weeks analysed (n)", str(self.n_weeks)],
-            ["weeks missing inside the period", str(len(missing)) if isinstance(missing, list) else "—"],
+            [f"{self.unit}s analysed (n)", str(self.n_weeks)],
+            [f"{self.unit}s missing inside the period", str(len(missing)) if isinstance(missing, list) else "—"],
         ]
         for key, label in (("chats", "chats"), ("messages", "messages (posts and media)"), ("records", "records")):
             if cov.get(key) is not None:
@@ -563,7 +598,7 @@ class _Context:
         levels = "ci_level" in self.top.columns
         head = [
             "feature",
-            "lag (weeks)",
+            f"lag ({self.unit}s)",
             "rho",
             "interval (level)" if levels else "95% CI",
             "p",
@@ -576,7 +611,7 @@ class _Context:
             level = f" ({_level(getattr(r, 'ci_level', None))})" if levels else ""
             rows.append(
                 [
-                    feature_label(str(r.feature)),
+                    feature_label(str(r.feature), self.unit),
                     _lag(int(r.lag_weeks)),
                     _fmt(r.estimate),
                     f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]{level}",
@@ -590,7 +625,7 @@ class _Context:
         return head, rows, sig
 
     def not_testable_rows(self) -> tuple[list[str], list[list[str]]]:
-        head = ["feature", "lag (weeks)", "paired weeks", "reason"]
+        head = ["feature", f"lag ({self.unit}s)", f"paired {self.unit}s", "reason"]
         rows = []
         frame = self.not_testable
         # One row per feature when every lag of it is untestable for the same reason: fewer, clearer rows.
@@ -601,11 +636,11 @@ class _Context:
                 span = f"{min(lags):+d} to {max(lags):+d}" if lags else "all"
                 ns = [int(v) for v in group["n"]]
                 n_text = f"{min(ns)}–{max(ns)}" if min(ns) != max(ns) else str(ns[0])
-                rows.append([feature_label(str(feature)), span, n_text, str(reasons[0])])
+                rows.append([feature_label(str(feature), self.unit), span, n_text, str(reasons[0])])
                 continue
             for r in group.itertuples(index=False):
                 lag = "all" if pd.isna(r.lag_weeks) else f"{int(r.lag_weeks):+d}"
-                rows.append([feature_label(str(feature)), lag, str(int(r.n)), str(r.reason)])
+                rows.append([feature_label(str(feature), self.unit), lag, str(int(r.n)), str(r.reason)])
         return head, rows
 
     def granger_split(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -622,7 +657,7 @@ class _Context:
             return head, []
         rows = [
             [
-                feature_label(str(r.feature)),
+                feature_label(str(r.feature), self.unit),
                 "feature → return" if str(r.direction) == "feature->target" else "return → feature",
                 _transform_of(str(r.transform), str(r.feature)),
                 str(int(r.lag_order)) if pd.notna(r.lag_order) else "—",
@@ -646,13 +681,14 @@ class _Context:
                 note += f" The return ({target}) enters as {forms.pop()} in every test."
         if not untestable.empty:
             note += (
-                f" {len(untestable)} tests had fewer than {self.min_weeks} usable weeks and are not testable "
+                f" {len(untestable)} tests had fewer than {self.min_weeks} usable {self.unit}s and are not testable "
                 "(not shown)."
             )
         return note
 
     def flagged_rows(self) -> tuple[list[str], list[list[str]]]:
-        head = ["week", "messages", "new authors", "messages z", "new authors z", "log return", "next week"]
+        unit = self.unit
+        head = [unit, "messages", "new authors", "messages z", "new authors z", "log return", f"next {unit}"]
         if self.flagged is None:
             return head, []
         rows = [
@@ -693,7 +729,7 @@ class _Context:
                 continue
             rows.append(
                 [
-                    name,
+                    name.replace("last week", f"last {self.unit}"),
                     *(_fmt(node.get(c)) if c != "n_test" else str(node.get(c, "")) for c in _METRIC_COLUMNS),
                 ]
             )
@@ -701,11 +737,11 @@ class _Context:
 
     def prediction_note(self) -> str:
         if self.prediction is None:
-            return "Too few weeks for an out-of-sample forecast; no prediction was made."
+            return f"Too few {self.unit}s for an out-of-sample forecast; no prediction was made."
         test = self.prediction.get("test", {})
         return (
-            "Each week's forecast is fitted only on earlier weeks (expanding window, ridge penalty chosen "
-            "inside the training window). OOS R² vs mean = 1 − SSE(model) / SSE(historical mean); a positive "
+            f"Each {self.unit}'s forecast is fitted only on earlier {self.unit}s (expanding window, ridge penalty "
+            "chosen inside the training window). OOS R² vs mean = 1 − SSE(model) / SSE(historical mean); a positive "
             f"value means the model beat the mean. p = {_fmt(test.get('p_value'), 4)} "
             f"({test.get('description', 'out-of-sample test')})."
         )
@@ -840,10 +876,10 @@ def _relations_intro(ctx: _Context, shown: int) -> str:
         else "95% moving-block bootstrap interval"
     )
     return (
-        f"{len(ctx.top)} of {ctx.n_relations} feature/lag pairs had at least {ctx.min_weeks} paired weeks and were "
-        f"tested; ordered by q-value, the top {shown} are open below (Spearman rho, {interval}; q: "
-        "Benjamini-Hochberg within each direction family (community leads, same week, price leads), Bonferroni "
-        "across the families). Bold rows are significant."
+        f"{len(ctx.top)} of {ctx.n_relations} feature/lag pairs had at least {ctx.min_weeks} paired {ctx.unit}s and "
+        f"were tested; ordered by q-value, the top {shown} are open below (Spearman rho, {interval}; q: "
+        f"Benjamini-Hochberg within each direction family (community leads, same {ctx.unit}, price leads), "
+        "Bonferroni across the families). Bold rows are significant."
     )
 
 
@@ -876,13 +912,13 @@ def _html(ctx: _Context, figures: dict[str, _Figure]) -> str:
         f"<p>{esc(_relations_intro(ctx, min(TOP_RELATIONS, len(rel_rows))))}</p>"
         + _html_table(rel_head, rel_rows, show=TOP_RELATIONS, what="relations", strong=rel_sig)
         if rel_rows
-        else "<p>No relation had enough paired weeks to be tested (see Not testable).</p>"
+        else f"<p>No relation had enough paired {ctx.unit}s to be tested (see Not testable).</p>"
     )
     granger_head, granger_rows = ctx.granger_rows()
     granger_table = (
         _html_table(granger_head, granger_rows, show=10, what="Granger tests")
         if granger_rows
-        else "<p>No Granger test had enough weeks to run.</p>"
+        else f"<p>No Granger test had enough {ctx.unit}s to run.</p>"
     )
     flag_head, flag_rows = ctx.flagged_rows()
     chats = (
@@ -915,7 +951,7 @@ def _html(ctx: _Context, figures: dict[str, _Figure]) -> str:
 {chats}
 {_img(figures.get("timeline"))}
 <h2>Lead-lag relations</h2>
-<p class="convention">{esc(LAG_CONVENTION)}.</p>
+<p class="convention">{esc(ctx.convention)}.</p>
 {relations}
 <h2>Not testable</h2>
 {not_testable}
@@ -929,9 +965,9 @@ def _html(ctx: _Context, figures: dict[str, _Figure]) -> str:
 <h2>Growth and engagement</h2>
 {_img(figures.get("joins"))}
 {_img(figures.get("engagement"))}
-<h2>Flagged weeks (coordinated-spike candidates)</h2>
-<p>{esc(FLAG_NOTE)} They are shaded red on the price chart above.</p>
-{_html_table(flag_head, flag_rows) if flag_rows else "<p>No week was flagged.</p>"}
+<h2>Flagged {ctx.unit}s (coordinated-spike candidates)</h2>
+<p>{esc(flag_note(ctx.unit))} They are shaded red on the price chart above.</p>
+{_html_table(flag_head, flag_rows) if flag_rows else f"<p>No {ctx.unit} was flagged.</p>"}
 <h2>Caveats</h2>
 <ul>{caveats}</ul>
 </body>
@@ -958,7 +994,7 @@ def _markdown(ctx: _Context) -> str:
         "### Sentiment coverage by chat",
         _md_table(chat_head, chat_rows),
         "## Lead-lag relations",
-        f"> {LAG_CONVENTION}.",
+        f"> {ctx.convention}.",
         _relations_intro(ctx, min(TOP_RELATIONS, len(rel_rows))) if rel_rows else "No relation could be tested.",
         _md_table(rel_head, rel_rows[:TOP_RELATIONS]),
         "## Not testable",
@@ -970,8 +1006,8 @@ def _markdown(ctx: _Context) -> str:
         "## Granger causality",
         ctx.granger_note(),
         _md_table(*ctx.granger_rows()),
-        "## Flagged weeks (coordinated-spike candidates)",
-        FLAG_NOTE,
+        f"## Flagged {ctx.unit}s (coordinated-spike candidates)",
+        flag_note(ctx.unit),
         _md_table(*ctx.flagged_rows()),
         "## Caveats",
         "\n".join(f"- {c}" for c in ctx.caveats),

@@ -86,9 +86,12 @@ _TARGETS = {
 }
 
 
-def feature_label(feature: str) -> str:
-    """``"message volume (log_messages)"``: a plain name with the code name, or the code name alone."""
+def feature_label(feature: str, unit: str = "week") -> str:
+    """``"message volume (log_messages)"``: a plain name with the code name, or the code name alone; counts are
+    per ``unit`` (the bar: week, or day in a daily run)."""
     label = FEATURE_LABELS.get(feature)
+    if label and unit != "week":
+        label = label.replace("per week", f"per {unit}")
     return f"{label} ({feature})" if label else feature
 
 
@@ -127,7 +130,7 @@ class Verdict:
 
 
 def split_testable(
-    relations: pd.DataFrame, *, min_n: int, skipped_features: Iterable[str] = ()
+    relations: pd.DataFrame, *, min_n: int, skipped_features: Iterable[str] = (), unit: str = "week"
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(testable relations, not-testable rows with a reason): a feature with no data, or too few paired weeks.
 
@@ -135,7 +138,7 @@ def split_testable(
     never be called significant, so they are reported as not testable, never with a p or q as if a result.
     """
     rows: list[dict[str, Any]] = [
-        {"feature": f, "lag_weeks": None, "n": 0, "reason": "no data: the feature is empty in every week"}
+        {"feature": f, "lag_weeks": None, "n": 0, "reason": f"no data: the feature is empty in every {unit}"}
         for f in dict.fromkeys(skipped_features)
     ]
     if relations.empty or "n" not in relations.columns:
@@ -148,17 +151,17 @@ def split_testable(
     by_feature = relations.assign(_empty=empty).groupby("feature", sort=False)["_empty"].all()
     for feature, all_empty in by_feature.items():
         if all_empty:
-            rows.append({"feature": feature, "lag_weeks": None, "n": 0, "reason": "no data: no week has a value"})
+            rows.append({"feature": feature, "lag_weeks": None, "n": 0, "reason": f"no data: no {unit} has a value"})
     partly = relations[empty & ~relations["feature"].map(by_feature).astype(bool)]
     for r in partly.itertuples(index=False):
-        rows.append({"feature": r.feature, "lag_weeks": int(r.lag_weeks), "n": 0, "reason": "no paired weeks"})
+        rows.append({"feature": r.feature, "lag_weeks": int(r.lag_weeks), "n": 0, "reason": f"no paired {unit}s"})
     for r in relations[few].itertuples(index=False):
         rows.append(
             {
                 "feature": r.feature,
                 "lag_weeks": int(r.lag_weeks),
                 "n": int(r.n),
-                "reason": f"only {int(r.n)} paired weeks (minimum {min_n})",
+                "reason": f"only {int(r.n)} paired {unit}s (minimum {min_n})",
             }
         )
     for r in relations[flat].itertuples(index=False):
@@ -203,14 +206,16 @@ def build_verdict(
     skipped_features: Iterable[str] = (),
     coverage: Mapping[str, Any] | None = None,
     granger: pd.DataFrame | None = None,
+    unit: str = "week",
 ) -> Verdict:
     """The report's verdict from its numbers (pure): the answer first, then the forecast, then the caveats.
 
     Only testable lead relations (lag_weeks > 0, enough paired weeks) are candidates; "leads" means the row's
     own ``significant`` flag, which already carries the multiple-testing correction and the sample guard.
+    ``unit`` is the bar ("week", or "day" in a daily run): ``n_weeks``, ``min_weeks`` and the lags count bars.
     """
     coverage = coverage or {}
-    testable, not_testable = split_testable(relations, min_n=min_weeks, skipped_features=skipped_features)
+    testable, not_testable = split_testable(relations, min_n=min_weeks, skipped_features=skipped_features, unit=unit)
     goal = target_words(target)
     short = n_weeks < min_weeks
     sentences: list[str] = []
@@ -219,42 +224,43 @@ def build_verdict(
     lead = testable[testable["lag_weeks"] > 0] if not testable.empty else testable
     if short:
         sentences.append(
-            f"This run has only {n_weeks} weeks with a known return, fewer than the {min_weeks} needed, so it "
+            f"This run has only {n_weeks} {unit}s with a known return, fewer than the {min_weeks} needed, so it "
             f"cannot tell whether the community leads {goal}: nothing here is a finding."
         )
         if not relations.empty:
             sentences.append(
                 f"All {len(relations)} feature/lag pairs are listed as not testable; collect at least "
-                f"{min_weeks - n_weeks} more weeks and run again."
+                f"{min_weeks - n_weeks} more {unit}s and run again."
             )
     elif lead.empty:
-        sentences.append(f"No community feature could be tested against {goal}: none had enough paired weeks.")
+        sentences.append(f"No community feature could be tested against {goal}: none had enough paired {unit}s.")
     else:
         ranked = lead.sort_values(["q_value", "p_value"], na_position="last", kind="mergesort")
         sig = ranked[ranked["significant"].astype(bool)]
         leaders = list(dict.fromkeys(sig["feature"]))
         top = (sig if not sig.empty else ranked).iloc[0]
         strongest = {k: _plain(v) for k, v in top.items()}
-        detail = _relation_words(top)
+        detail = _relation_words(top, unit)
+        top_words = f"{feature_label(str(top.feature), unit)} {_lag_words(int(top.lag_weeks), unit)}"
         if leaders:
-            names = ", ".join(feature_label(f) for f in leaders[:4]) + (" and others" if len(leaders) > 4 else "")
+            names = ", ".join(feature_label(f, unit) for f in leaders[:4]) + (" and others" if len(leaders) > 4 else "")
             verb = "leads" if len(leaders) == 1 else "lead"
             sentences.append(
                 f"{names} {verb} {goal} after the multiple-testing correction (q < {alpha:g}); "
-                f"the strongest is {feature_label(str(top.feature))} {_lag_words(int(top.lag_weeks))}: {detail}."
+                f"the strongest is {top_words}: {detail}."
             )
         else:
             sentences.append(
                 f"No community feature leads {goal} after the multiple-testing correction: the strongest "
-                f"candidate, {feature_label(str(top.feature))} {_lag_words(int(top.lag_weeks))}, has {detail}."
+                f"candidate, {top_words}, has {detail}."
             )
         same = testable[(testable["lag_weeks"] == 0) & testable["significant"].astype(bool)]
         if not same.empty:
-            names = ", ".join(feature_label(f) for f in list(dict.fromkeys(same["feature"]))[:3])
-            sentences.append(f"In the same week, {names} moved with the price; that is co-movement, not a lead.")
+            names = ", ".join(feature_label(f, unit) for f in list(dict.fromkeys(same["feature"]))[:3])
+            sentences.append(f"In the same {unit}, {names} moved with the price; that is co-movement, not a lead.")
         follows = testable[(testable["lag_weeks"] < 0) & testable["significant"].astype(bool)]
         if not follows.empty:
-            names = ", ".join(feature_label(f) for f in list(dict.fromkeys(follows["feature"]))[:3])
+            names = ", ".join(feature_label(f, unit) for f in list(dict.fromkeys(follows["feature"]))[:3])
             sentences.append(f"The price moved first and {names} followed.")
     if not short and granger is not None and not granger.empty:
         g = granger[
@@ -263,14 +269,15 @@ def build_verdict(
             & (pd.to_numeric(granger["n"], errors="coerce") >= min_weeks)
         ].sort_values("p_value")
         if not g.empty:
-            names = ", ".join(feature_label(f) for f in list(dict.fromkeys(g["feature"]))[:3])
+            names = ", ".join(feature_label(f, unit) for f in list(dict.fromkeys(g["feature"]))[:3])
             sentences.append(
                 f"A Granger test (its own family) finds that the past of {names} improves the forecast of the "
                 f"return beyond the return's own past (best {_q(g['q_value'].min())}); it asks a different "
                 "question from the rank correlation above."
             )
-    sentences.append(_forecast_sentence(prediction, alpha))
-    caveats = _caveats(coverage, n_weeks, min_weeks, short, _untestable_words(relations, not_testable))
+    sentences.append(_forecast_sentence(prediction, alpha, unit))
+    untestable = _untestable_words(relations, not_testable, unit)
+    caveats = _caveats(coverage, n_weeks, min_weeks, short, untestable, unit)
     if caveats:
         sentences.append("Caveats: " + "; ".join(caveats) + ".")
     sentences = [s[:1].upper() + s[1:] for s in sentences]  # a code name may open a sentence
@@ -287,7 +294,7 @@ def level_words(level: float) -> str:
     return f"{text}%"
 
 
-def _relation_words(row: Any) -> str:
+def _relation_words(row: Any, unit: str = "week") -> str:
     level = _num(getattr(row, "ci_level", 0.95))
     name = level_words(level) if level is not None else "95%"
     ci = (
@@ -295,23 +302,25 @@ def _relation_words(row: Any) -> str:
         if _finite(row.ci_low) and _finite(row.ci_high)
         else ""
     )
-    return f"Spearman rho = {row.estimate:+.2f}{ci}, {_q(row.q_value)}, n = {int(row.n)} weeks"
+    return f"Spearman rho = {row.estimate:+.2f}{ci}, {_q(row.q_value)}, n = {int(row.n)} {unit}s"
 
 
-def _lag_words(lag: int) -> str:
-    return f"{lag} week{'s' if abs(lag) != 1 else ''} ahead" if lag > 0 else "in the same week"
+def _lag_words(lag: int, unit: str = "week") -> str:
+    return f"{lag} {unit}{'s' if abs(lag) != 1 else ''} ahead" if lag > 0 else f"in the same {unit}"
 
 
-def _forecast_sentence(prediction: Mapping[str, Any] | None, alpha: float) -> str:
+def _forecast_sentence(prediction: Mapping[str, Any] | None, alpha: float, unit: str = "week") -> str:
     if not prediction or not isinstance(prediction.get("model"), Mapping):
-        return "No out-of-sample forecast was possible (too few weeks)."
+        return f"No out-of-sample forecast was possible (too few {unit}s)."
     model = prediction["model"]
     n_test = int(model.get("n_test") or 0)
     r2 = _num(model.get("oos_r2"))
     p = _num(model.get("p_value"))
     vs_zero = _num(model.get("oos_r2_vs_zero"))
     if prediction.get("guard"):
-        return f"The out-of-sample forecast ({n_test} test weeks) is shown for information only: {prediction['guard']}."
+        return (
+            f"The out-of-sample forecast ({n_test} test {unit}s) is shown for information only: {prediction['guard']}."
+        )
     beat_mean = r2 is not None and r2 > 0 and p is not None and p < alpha
     r2_text = f"out-of-sample R² {r2:+.3f} vs the historical mean" if r2 is not None else "no R²"
     p_text = f"Clark-West p = {p:.3f}" if p is not None else "no test"
@@ -320,16 +329,16 @@ def _forecast_sentence(prediction: Mapping[str, Any] | None, alpha: float) -> st
         zero = f"; against a zero forecast its R² is {vs_zero:+.3f}"
     if beat_mean:
         return (
-            f"Out of sample, the walk-forward forecast of next week's return beat the historical mean "
-            f"({r2_text}, {p_text}, {n_test} test weeks){zero}."
+            f"Out of sample, the walk-forward forecast of next {unit}'s return beat the historical mean "
+            f"({r2_text}, {p_text}, {n_test} test {unit}s){zero}."
         )
     return (
-        f"Out of sample, the walk-forward forecast of next week's return did not beat the historical mean "
-        f"({r2_text}, {p_text}, {n_test} test weeks){zero}."
+        f"Out of sample, the walk-forward forecast of next {unit}'s return did not beat the historical mean "
+        f"({r2_text}, {p_text}, {n_test} test {unit}s){zero}."
     )
 
 
-def _untestable_words(relations: pd.DataFrame, not_testable: pd.DataFrame) -> str:
+def _untestable_words(relations: pd.DataFrame, not_testable: pd.DataFrame, unit: str = "week") -> str:
     """ "token mentions could not be tested (no data); 3 other feature/lag pairs too" or ""."""
     if not_testable.empty:
         return ""
@@ -337,23 +346,25 @@ def _untestable_words(relations: pd.DataFrame, not_testable: pd.DataFrame) -> st
     whole, pairs = [], 0
     for feature, group in not_testable.groupby("feature", sort=False):
         if group["lag_weeks"].isna().all() or len(group) >= lags_of.get(feature, 0):
-            whole.append(feature_label(str(feature)).split(" (")[0])
+            whole.append(feature_label(str(feature), unit).split(" (")[0])
         else:
             pairs += len(group)
     parts = []
     if whole:
         parts.append(f"{', '.join(whole)} could not be tested")
     if pairs:
-        parts.append(f"{pairs} {'other ' if whole else ''}feature/lag pairs had too few paired weeks")
+        parts.append(f"{pairs} {'other ' if whole else ''}feature/lag pairs had too few paired {unit}s")
     return " and ".join(parts) + " (see Not testable)"
 
 
-def _caveats(coverage: Mapping[str, Any], n_weeks: int, min_weeks: int, short: bool, untestable: str) -> list[str]:
+def _caveats(
+    coverage: Mapping[str, Any], n_weeks: int, min_weeks: int, short: bool, untestable: str, unit: str = "week"
+) -> list[str]:
     out = []
     if coverage.get("synthetic"):
         out.append("the data are synthetic, so this says nothing about a real community")
     if not short and n_weeks < LONG_SAMPLE_WEEKS:
-        out.append(f"{n_weeks} weeks with a known return is a short sample, so intervals are wide")
+        out.append(f"{n_weeks} {unit}s with a known return is a short sample, so intervals are wide")
     scored = scored_share(coverage)
     if scored is not None:
         langs = language_coverage(coverage)
@@ -367,7 +378,7 @@ def _caveats(coverage: Mapping[str, Any], n_weeks: int, min_weeks: int, short: b
         )
     missing = coverage.get("missing_weeks")
     if isinstance(missing, list) and missing:
-        out.append(f"{len(missing)} weeks are missing inside the range")
+        out.append(f"{len(missing)} {unit}s are missing inside the range")
     if untestable and not short:
         out.append(untestable)
     out.append("correlation is not causation")

@@ -19,6 +19,7 @@ from sentiment.steps.common import recorded, sql_quote
 
 __all__ = [
     "REPORT_TABLES",
+    "REPORT_TABLES_DAILY",
     "analyse_and_report",
     "analyse_panel_and_report",
     "bar_table",
@@ -32,8 +33,10 @@ __all__ = [
     "write_index",
 ]
 
-# The tables a report reads (``messages`` is the view of messages joined to scores).
+# The tables a report reads (``messages`` is the view of messages joined to scores); a daily run (frequency 1d)
+# reads ``daily`` in place of ``weekly``.
 REPORT_TABLES = ("weekly", "messages", "scores")
+REPORT_TABLES_DAILY = ("daily", "messages", "scores")
 
 
 @recorded("analyse-and-report")
@@ -54,8 +57,8 @@ def analyse_and_report(
     the same report can be rebuilt later whatever was written since.
     """
     lake = Lake(settings.lake)
-    versions = lake.versions(REPORT_TABLES, as_of)
-    weekly = bar_table(settings, symbol, today, as_of=versions)
+    versions = lake.versions(REPORT_TABLES if settings.frequency == "1w" else REPORT_TABLES_DAILY, as_of)
+    weekly = bar_table(settings, symbol, as_of=versions)
     # Community features are tested against the token's return net of the market (BTC) where known: the
     # market's share of the move is real in every token and only adds noise to the question asked here.
     target = "excess_log_return" if weekly["excess_log_return"].notna().sum() >= settings.min_weeks else "log_return"
@@ -63,32 +66,27 @@ def analyse_and_report(
         weekly,
         target=target,
         lags=range(-settings.max_lag, settings.max_lag + 1),
-        n_boot=settings.n_boot,
         seed=settings.seed,
         min_weeks=settings.min_weeks,
         alpha=settings.alpha,
         freq=settings.frequency,
     )
     relations, prediction = results["relations"], results["prediction"]
-    daily = settings.frequency == "1d"
-    if daily:  # the renderer lays tables and plots out on week_start / lag_weeks; metrics.json is renamed back
-        weekly = weekly.rename(columns={"day": "week_start"})
-        relations = relations.rename(columns={"lag_days": "lag_weeks"})
-        if prediction is not None:
-            prediction = {**prediction, "predictions": prediction["predictions"].rename(columns={"day": "week_start"})}
     from sentiment.steps.communities import chats_of
 
+    chats = chats_of(settings, symbol)
     coverage = {
-        **coverage_of(lake, weekly, chats_of(settings, symbol), freq=settings.frequency, as_of=versions),
+        **coverage_of(lake, weekly, chats, freq=settings.frequency, as_of=versions),
         "synthetic": synthetic,
         "relations_target": target,
     }
-    for key, value in sentiment_coverage(lake, as_of=versions).items():
+    for key, value in sentiment_coverage(lake, chats, as_of=versions).items():
         coverage.setdefault(key, value)
+    unit = "week" if settings.frequency == "1w" else "day"
     coverage["in_words"] = (
-        f"{coverage['weeks']} weeks ({coverage['first_week']} to {coverage['last_week']}) from {coverage['chats']} "
-        f"chats with {coverage['messages']:,} messages; {len(coverage['missing_weeks'])} weeks missing inside "
-        f"that range; relations tested against {target}."
+        f"{coverage['weeks']} {unit}s ({coverage['first_week']} to {coverage['last_week']}) from "
+        f"{coverage['chats']} chats with {coverage['messages']:,} messages; {len(coverage['missing_weeks'])} "
+        f"{unit}s missing inside that range; relations tested against {target}."
     )
     notes: list[str] = list(results["guards"])
     out = out or report_dir(settings.reports, symbol, today)
@@ -122,7 +120,7 @@ def analyse_panel_and_report(settings: Settings, *, today: pd.Timestamp, synthet
 
     if len(settings.communities) < 2:
         return None
-    weeklies = {symbol: bar_table(settings, symbol, today) for symbol in settings.communities}
+    weeklies = {symbol: bar_table(settings, symbol) for symbol in settings.communities}
     # The same target rule as the single reports, decided once for the whole panel.
     known = min(int(w["excess_log_return"].notna().sum()) for w in weeklies.values())
     target = "excess_log_return" if known >= settings.min_weeks else "log_return"
@@ -142,53 +140,27 @@ def analyse_panel_and_report(settings: Settings, *, today: pd.Timestamp, synthet
     return out
 
 
-def bar_table(settings: Settings, symbol: str, today: pd.Timestamp, *, as_of: AsOf = None) -> pd.DataFrame:
-    """The scope-all table the analyses run on, with the model features: the lake's weekly rows of ``symbol``,
-    or with frequency 1d its daily rows, computed here from the community's messages and the daily candles
-    (the lake stores no daily table; candles still open ``today`` are left out). ``as_of`` pins the versions
-    read (see :meth:`Lake.read`)."""
+def bar_table(settings: Settings, symbol: str, *, as_of: AsOf = None) -> pd.DataFrame:
+    """The scope-all table the analyses run on, with the model features: the lake's ``weekly`` rows of
+    ``symbol``, or with frequency 1d its ``daily`` rows (written by the build step). ``as_of`` pins the
+    versions read (see :meth:`Lake.read`)."""
     lake = Lake(settings.lake)
-    if settings.frequency == "1w":
-        weekly = lake.read(
-            f"SELECT * FROM weekly WHERE symbol = '{sql_quote(symbol)}' AND scope = 'all' ORDER BY week_start",
-            as_of=as_of,
-        )
-        if weekly.empty:
-            raise AnalysisError(f"no weekly rows for {symbol}: build the weekly table first")
-        return add_model_features(weekly)
-    from sentiment.features import weekly_community_features
-    from sentiment.prices.weekly import daily_bars
-    from sentiment.steps.communities import chat_filter, chats_of
-
-    messages = lake.read(f"SELECT * FROM messages WHERE {chat_filter(chats_of(settings, symbol))}", as_of=as_of)
-    if messages.empty:
-        raise AnalysisError(f"no messages for {symbol}'s community: ingest chat exports first")
-    aliases = tuple(sym.split("/")[0] for sym in settings.symbols)
-    features = weekly_community_features(messages, aliases=aliases, per_chat=False, freq="1d")
-    wanted = ", ".join(f"'{sql_quote(s)}'" for s in dict.fromkeys((symbol, settings.market_symbol)))
-    prices = lake.read(
-        f"SELECT * FROM prices WHERE exchange = '{sql_quote(settings.exchange)}' AND timeframe = '1d' "
-        f"AND symbol IN ({wanted})"
+    table, time_col = ("weekly", "week_start") if settings.frequency == "1w" else ("daily", "day")
+    scope = " AND scope = 'all'" if table == "weekly" else ""
+    rows = lake.read(
+        f"SELECT * FROM {table} WHERE symbol = '{sql_quote(symbol)}'{scope} ORDER BY {time_col}", as_of=as_of
     )
-    if prices[prices["symbol"] == symbol].empty:
-        raise AnalysisError(f"the lake holds no {settings.exchange} daily prices of {symbol}: fetch prices first")
-    bars = daily_bars(prices, market_symbol=settings.market_symbol, now=today)
-    daily = features.merge(bars[bars["symbol"] == symbol], on="day", how="inner").sort_values("day")
-    return add_model_features(daily.reset_index(drop=True), time_col="day")
+    if rows.empty:
+        raise AnalysisError(f"no {table} rows for {symbol}: build the {table} table first")
+    return add_model_features(rows, time_col=time_col)
 
 
 def record_frequency(metrics_path: Path, frequency: str) -> None:
-    """Add ``frequency`` and ``significance_rule`` to metrics.json; in a daily run the relations' lag is
-    ``lag_days`` and the lag convention says days (the renderer lays everything out in lag_weeks)."""
-    from sentiment.analysis.leadlag import SIGNIFICANCE_RULE, lag_convention
+    """Add ``frequency`` and ``significance_rule`` to metrics.json (the renderer already named a daily run's
+    lags ``lag_days`` and worded its lag convention in days)."""
+    from sentiment.analysis.leadlag import SIGNIFICANCE_RULE
 
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-    if frequency == "1d":
-        metrics["lag_convention"] = lag_convention("1d")
-        for key in ("relations", "not_testable"):
-            metrics[key] = [
-                {("lag_days" if k == "lag_weeks" else k): v for k, v in row.items()} for row in metrics.get(key) or []
-            ]
     metrics["frequency"] = frequency
     metrics["significance_rule"] = SIGNIFICANCE_RULE
     metrics_path.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")
@@ -210,8 +182,9 @@ def coverage_of(
     *,
     as_of: AsOf = None,
 ) -> dict[str, object]:
-    """What data the report rests on: weeks, chats, messages and the weeks missing inside the range (only the
-    community's ``chats`` when given)."""
+    """What data the report rests on: weeks, chats, messages, languages and the weeks missing inside the range
+    (only the community's ``chats`` when given). In a daily run (``freq`` "1d", bar column ``day``) the keys
+    named after weeks count days."""
     from sentiment.steps.communities import chat_filter
 
     stats = lake.read(
@@ -220,8 +193,10 @@ def coverage_of(
         f"WHERE {chat_filter(chats)}",
         as_of=as_of,
     ).iloc[0]
-    posts = lake.read("SELECT lang, label FROM messages WHERE kind IN ('message', 'media')", as_of=as_of)
-    weeks = pd.to_datetime(weekly["week_start"], utc=True)
+    posts = lake.read(
+        f"SELECT lang, label FROM messages WHERE kind IN ('message', 'media') AND {chat_filter(chats)}", as_of=as_of
+    )
+    weeks = pd.to_datetime(weekly["week_start" if freq == "1w" else "day"], utc=True)
     step = "7D" if freq == "1w" else "1D"  # weeks, or days of a daily run ("weeks"/"missing_weeks" count bars)
     expected = pd.date_range(weeks.min(), weeks.max(), freq=step) if len(weeks) else pd.DatetimeIndex([])
     missing = sorted(set(expected) - set(weeks))
@@ -237,15 +212,19 @@ def coverage_of(
     }
 
 
-def sentiment_coverage(lake: Lake, *, as_of: AsOf = None) -> dict[str, object]:
-    """How much of the chat the mood rests on: scored share overall and per chat (the split by language is
-    ``coverage_of``'s ``languages``).
+def sentiment_coverage(
+    lake: Lake, chats: list[tuple[str, str]] | None = None, *, as_of: AsOf = None
+) -> dict[str, object]:
+    """How much of the chat the mood rests on: scored share overall and per chat, of the community's ``chats``
+    when given (the split by language is ``coverage_of``'s ``languages``).
 
     Scored means a label other than "unscored". Chat names are as stored (already pseudonymised where they name a
     person).
     """
     scored = "count(label) FILTER (WHERE label <> 'unscored')"
-    posts = "FROM messages WHERE kind IN ('message', 'media')"
+    from sentiment.steps.communities import chat_filter
+
+    posts = f"FROM messages WHERE kind IN ('message', 'media') AND {chat_filter(chats)}"
     total = lake.read(f"SELECT count(*) AS messages, {scored} AS scored {posts}", as_of=as_of).iloc[0]
     n_posts = int(total["messages"])
     out: dict[str, object] = {
