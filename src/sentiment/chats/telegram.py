@@ -410,7 +410,9 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list):
-        return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in value if isinstance(p, str | dict))
+        return "".join(
+            [p if isinstance(p, str) else str(p.get("text", "")) for p in value if isinstance(p, str | dict)]
+        )
     return ""
 
 
