@@ -32,7 +32,7 @@ from sentiment.chats.telegram import _MAX_SECONDS, _MEDIA_KEYS, _MEDIA_TYPES, _t
 __all__ = ["Unexpected", "iter_fast_frames"]
 
 # Chunks of about this many bytes (whole items): memory stays bounded whatever the file size.
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 2 << 20
 _HEAD_BYTES = 1 << 16  # the chat's name/type/id precede "messages" within this many bytes
 
 
