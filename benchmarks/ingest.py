@@ -198,12 +198,16 @@ def child_stages(export: Path, lake: Path) -> dict[str, float]:
             staged.add(messages)
             t = time.perf_counter()
             times["stage"] += t - t2
+        peaks = {"parse_stage": _peak_rss_mb()}
         t = time.perf_counter()
     times["dedupe_publish"] = time.perf_counter() - t
+    peaks["dedupe_publish"] = _peak_rss_mb()
     t = time.perf_counter()
     score_step.score_new_messages(settings, now=now)
     times["score"] = time.perf_counter() - t
-    return {"records": records, "written": staged.written, **times}
+    peaks["score"] = _peak_rss_mb()
+    # Peak RSS so far after each part: where the process's peak is reached.
+    return {"records": records, "written": staged.written, **times, **{f"peak_after_{k}": v for k, v in peaks.items()}}
 
 
 def child_naive(export: Path, out: Path) -> dict[str, float]:
@@ -296,7 +300,10 @@ def main() -> None:
         parts = ", ".join(
             f"{k} {stages[k]:.1f} s" for k in ("parse", "pseudonymise", "stage", "dedupe_publish", "score")
         )
-        print(f"stage profile (one process): {parts}; peak RSS {stages['peak_rss_mb']:,.0f} MB")
+        peaks = ", ".join(
+            f"{k} {stages[f'peak_after_{k}']:,.0f} MB" for k in ("parse_stage", "dedupe_publish", "score")
+        )
+        print(f"stage profile (one process): {parts}; peak RSS {stages['peak_rss_mb']:,.0f} MB (so far after {peaks})")
 
         cli = [str(BIN / "sentiment"), "--lake", str(tmp / "lake-cli"), "ingest-chat", str(export), "--tz", "UTC"]
         ours, ours_rss, _ = timed(cli)

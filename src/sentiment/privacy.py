@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import os
 import re
@@ -60,7 +59,21 @@ def load_or_create_key(path: Path) -> bytes:
 
 def pseudonym(key: bytes, platform: str, raw: str) -> str:
     """The stable pseudonym of identity ``raw`` on ``platform``: HMAC-SHA256, hex, first 16 characters."""
-    return hmac.new(key, f"{platform}:{raw}".encode(), hashlib.sha256).hexdigest()[:16]
+    return hmac.digest(key, f"{platform}:{raw}".encode(), "sha256").hex()[:16]
+
+
+# Pseudonyms already computed in this process: a big export's batches repeat the same few thousand senders.
+_MEMO: dict[tuple[bytes, str, str], str] = {}
+_MEMO_MAX = 100_000
+
+
+def _memo_pseudonym(key: bytes, platform: str, raw: str) -> str:
+    found = _MEMO.get((key, platform, raw))
+    if found is None:
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        found = _MEMO[(key, platform, raw)] = pseudonym(key, platform, raw)
+    return found
 
 
 def _pseudonymise(key: bytes, platform: pd.Series, raw: pd.Series) -> pd.Series:
@@ -71,7 +84,7 @@ def _pseudonymise(key: bytes, platform: pd.Series, raw: pd.Series) -> pd.Series:
         rows = np.flatnonzero(platforms == name)
         codes, uniques = pd.factorize(raw.iloc[rows], use_na_sentinel=True)
         # code -1 (null identity) takes the trailing None
-        hashed = np.array([*(pseudonym(key, str(name), str(u)) for u in uniques), None], dtype=object)
+        hashed = np.array([*(_memo_pseudonym(key, str(name), str(u)) for u in uniques), None], dtype=object)
         out[rows] = hashed[codes]
     return pd.Series(out, index=raw.index, dtype="object")
 

@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sentiment.errors import EncodingError
@@ -20,6 +21,7 @@ __all__ = [
     "local_seconds",
     "mark_private_chats",
     "name_chat_id",
+    "raw_columns_frame",
     "raw_frame",
 ]
 
@@ -55,7 +57,36 @@ _STRINGS = [
 def raw_frame(rows: Iterable[Mapping[str, Any]] | Iterable[tuple[Any, ...]]) -> pd.DataFrame:
     """The raw frame of row dicts (or tuples in RAW_COLUMNS order) whose ``ts`` is unix seconds; absent keys are
     null (flags False)."""
-    frame = pd.DataFrame.from_records(list(rows), columns=list(RAW_COLUMNS))
+    return _typed(pd.DataFrame.from_records(list(rows), columns=list(RAW_COLUMNS)))
+
+
+def raw_columns_frame(columns: Mapping[str, Any], rows: int) -> pd.DataFrame:
+    """The raw frame of ``rows`` rows from one list (or one scalar, repeated) per column of RAW_COLUMNS: the same
+    values and types as ``raw_frame`` of the same rows, built column by column (much faster for big batches)."""
+    data: dict[str, Any] = {}
+    for col in RAW_COLUMNS:
+        values = columns[col]
+        if not isinstance(values, list):
+            if col in _STRINGS:  # one value converted once, then repeated (a chat's ids, names and file)
+                data[col] = pd.array([values], dtype="str").take(np.zeros(rows, dtype=np.intp))
+                continue
+            values = [values] * rows
+        if col in _DEFAULTS:
+            data[col] = pd.array(values, dtype="boolean").fillna(_DEFAULTS[col]).astype(bool)
+        elif col == "ts":
+            data[col] = pd.to_datetime(np.asarray(values, dtype="int64"), unit="s", utc=True).astype(
+                "datetime64[us, UTC]"
+            )
+        elif col == "reactions":
+            data[col] = pd.array(values, dtype="Int32")
+        elif col == "source_record":
+            data[col] = np.asarray(values, dtype="int64")
+        else:
+            data[col] = pd.array(values, dtype="str")
+    return pd.DataFrame(data)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     # Typed even when all-null, so frames from different exports concatenate cleanly.
     frame[_STRINGS] = frame[_STRINGS].astype("str")
     for col, default in _DEFAULTS.items():
