@@ -45,6 +45,39 @@ def _messages(n: int = 6) -> pd.DataFrame:
     )
 
 
+def test_a_big_backlog_is_scored_in_chunks_by_one_set_of_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the first chunk is full, every chunk goes to one shared set of worker processes; the rows equal an
+    in-process scoring of the same messages."""
+    from sentiment.scoring import core
+
+    started: list[int] = []
+    real_start = core._start_pool
+
+    def counting_start(*args: object, **kwargs: object) -> object:
+        started.append(1)
+        return real_start(*args, **kwargs)  # type: ignore[arg-type]
+
+    messages = pd.concat([_messages()] * 5, ignore_index=True)
+    messages["message_id"] = [str(i) for i in range(len(messages))]
+    messages["text"] = [f"{t} {i % 7}" for i, t in enumerate(messages["text"])]
+    columns = ["message_id", "compound", "label", "lang", "mentions", "is_question", "has_media"]
+    expected_lake = tmp_path / "one-process"
+    Lake(expected_lake).append("messages", messages)
+    monkeypatch.setattr(score_step, "SCORE_CHUNK_ROWS", 1_000)  # the backlog fits one chunk: in-process
+    assert score_step.score_new_messages(Settings(lake=expected_lake), now=NOW) == 30
+    assert started == []
+    monkeypatch.setattr(core, "_start_pool", counting_start)
+    monkeypatch.setattr(score_step, "SCORE_CHUNK_ROWS", 8)  # 4 chunks, the first one full
+    Lake(tmp_path / "pooled").append("messages", messages)
+    assert score_step.score_new_messages(Settings(lake=tmp_path / "pooled"), now=NOW) == 30
+    assert started == [1]  # one pool for the 4 chunks
+    query = f"SELECT {', '.join(columns)} FROM scores ORDER BY message_id"
+    pooled = Lake(tmp_path / "pooled").read(query)
+    pd.testing.assert_frame_equal(pooled, Lake(expected_lake).read(query))
+
+
 def test_new_then_stale_rows_are_scored_once(tmp_path: Path) -> None:
     """First run scores every message; a rerun writes nothing; a new scorer version rescores in place."""
     settings = Settings(lake=tmp_path)

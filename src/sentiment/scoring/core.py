@@ -36,6 +36,7 @@ __all__ = [
     "detect_lang",
     "label_for",
     "score_messages",
+    "scoring_pool",
 ]
 
 LABELS = ("bullish", "bearish", "neutral", "unscored")
@@ -292,6 +293,23 @@ def _start_pool(scorer: BaseScorer, facts: MessageFacts | None, workers: int) ->
     return pool
 
 
+@contextmanager
+def scoring_pool(
+    scorer: BaseScorer, facts: MessageFacts | None, workers: int | None = None
+) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes for many :func:`analyse_texts` calls with this scorer and facts (a big input scored chunk
+    by chunk pays the start-up once); None when the scorer runs in this process only or there is one core."""
+    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    if n_workers < 2 or not scorer.parallel:
+        yield None
+        return
+    pool = _start_pool(scorer, facts, n_workers)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _analyse_in_pool(
     distinct: list[str], pool: ProcessPoolExecutor, workers: int
 ) -> tuple[dict[str, np.ndarray], float]:
@@ -319,9 +337,11 @@ def analyse_texts(
     *,
     workers: int | None = None,
     min_parallel: int = MIN_PARALLEL,
+    pool: ProcessPoolExecutor | None = None,
 ) -> pd.DataFrame:
     """Score each distinct text once (across ``workers`` processes when there are at least ``min_parallel``
-    texts) and fan the results out to every row, aligned to ``texts``' index.
+    texts, or in ``pool``'s when one is given: see :func:`scoring_pool`) and fan the results out to every row,
+    aligned to ``texts``' index.
 
     Columns: compound, pos, neu, neg, label, lang, plus mentions, is_question, has_link when ``facts`` is given.
     ``attrs`` carries ``distinct_texts`` and ``worker_cpu_s`` (CPU seconds in worker processes).
@@ -337,7 +357,11 @@ def analyse_texts(
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     # There are at most len(texts) distinct texts: below the threshold no process is started at all.
     parallel = n_workers > 1 and scorer.parallel and len(texts) >= min_parallel
-    pool = _start_pool(scorer, facts, n_workers) if parallel else None
+    owned = pool is None
+    if pool is None:
+        pool = _start_pool(scorer, facts, n_workers) if parallel else None
+    else:
+        n_workers = pool._max_workers  # type: ignore[attr-defined]
     try:
         codes, uniques = pd.factorize(texts.fillna("").astype(str), sort=False)
         distinct = uniques.tolist()
@@ -346,7 +370,7 @@ def analyse_texts(
         else:
             columns, worker_cpu = _columns(scorer, facts, distinct), 0.0
     finally:
-        if pool is not None:
+        if pool is not None and owned:
             pool.shutdown(wait=True, cancel_futures=True)
     table: dict[str, np.ndarray] = {c: columns[c][codes] for c in cols if c != "label"}
     table["label"] = np.array(LABELS, dtype=object)[columns["label"]][codes]
@@ -363,6 +387,7 @@ def score_messages(
     facts: MessageFacts | None = None,
     *,
     workers: int | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> pd.DataFrame:
     """Rows of the ``scores`` table for the user messages in ``messages`` (system events are not scored).
 
@@ -373,7 +398,7 @@ def score_messages(
 
     facts = facts or MessageFacts()
     users = messages[messages["kind"].isin(SCORED_KINDS)]
-    scored = analyse_texts(users["text"], scorer, facts, workers=workers)
+    scored = analyse_texts(users["text"], scorer, facts, workers=workers, pool=pool)
     out = users[["platform", "chat_id", "message_id"]].reset_index(drop=True)
     out = pd.concat([out, scored.reset_index(drop=True)], axis=1)
     out["scorer"] = scorer.name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import duckdb
 import pandas as pd
@@ -12,6 +13,7 @@ import pyarrow as pa
 from sentiment.errors import LakeError
 from sentiment.lake import Lake
 from sentiment.scoring import BaseScorer, MessageFacts, score_messages, stored_version
+from sentiment.scoring.core import scoring_pool
 from sentiment.scoring.factory import make_facts, make_scorer
 from sentiment.settings import Settings
 from sentiment.steps.common import recorded, sql_quote
@@ -60,9 +62,14 @@ def score_new_messages(
     )
     written = 0
     # In bounded chunks: scoring holds per-message intermediates, so a 1M-message first ingest would otherwise
-    # need ~1 GB more than one chunk does.
-    for pending in _chunks(lake, pending_sql, SCORE_CHUNK_ROWS):
-        written += lake.append("scores", score_messages(pending, scorer, now, facts))
+    # need ~1 GB more than one chunk does. A first chunk that is full means a big backlog: its chunks share one
+    # set of worker processes (one chunk alone is below the size worth starting them for).
+    with ExitStack() as stack:
+        pool = None
+        for i, pending in enumerate(_chunks(lake, pending_sql, SCORE_CHUNK_ROWS)):
+            if i == 0 and len(pending) >= SCORE_CHUNK_ROWS:
+                pool = stack.enter_context(scoring_pool(scorer, facts))
+            written += lake.append("scores", score_messages(pending, scorer, now, facts, pool=pool))
     if not stale.empty:
         log.info("rescoring %d messages scored by an older scorer or version", len(stale))
         written += lake.replace_rows("scores", score_messages(stale, scorer, now, facts))
