@@ -33,6 +33,22 @@ def test_stream_keeps_order_and_repeats_across_chunks_and_workers() -> None:
     assert [r + "\n" for r in rows] == expected
 
 
+@pytest.mark.parametrize("cache_limit", [1_000_000, 30])
+def test_texts_in_flight_are_scored_once(cache_limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text repeated in the next chunks, while its first chunk is still in the workers, is scored once and its
+    line reused; once the cache of rendered lines is full, repeats are scored again, and every line stays right."""
+    monkeypatch.setattr(stream_module, "CACHE_LIMIT", cache_limit)
+    scorer, facts = HybridScorer(), MessageFacts()
+    # chunks of 20 lines: each repeats 10 texts of the chunk before it (in flight: up to two chunks are pending)
+    lines = [f"gm {(i // 20) * 10 + i % 20}" for i in range(100)]
+    out = io.BytesIO()
+    stats = score_stream(io.BytesIO(("\n".join(lines) + "\n").encode()), scorer, facts, out, workers=2, chunk=20)
+    assert stats.workers == 2
+    distinct = len(set(lines))
+    assert (stats.rendered == distinct) if cache_limit > len(lines) else (stats.rendered > distinct)
+    assert out.getvalue().decode().splitlines(keepends=True) == render_lines(scorer, facts, lines)
+
+
 def test_stream_in_process_for_small_input() -> None:
     """Below one full chunk nothing is started; unscored rows carry null scores and their lang."""
     out = io.StringIO()

@@ -183,6 +183,9 @@ def _run(
 ) -> StreamStats:
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     rendered: dict[T, T] = {}
+    # Texts of chunks still in flight: a repeat in a later chunk waits for their line instead of being scored
+    # again (chunks are flushed in order, so it is in ``rendered`` by then, while the cache has room for it).
+    in_flight: set[T] = set()
     pending: deque[tuple[list[T], list[T], list[Future[tuple[list[T], float]] | list[T]]]] = deque()
     pool: ProcessPoolExecutor | None = None
     stats = StreamStats()
@@ -192,7 +195,16 @@ def _run(
             if pool is None and n_workers > 1 and scorer.parallel and len(texts) == chunk and not pending:
                 pool = core._start_pool(scorer, facts, n_workers)
                 stats.workers = n_workers
-            new = list(dict.fromkeys(t for t in texts if t not in rendered))
+            distinct = dict.fromkeys(texts)
+            # Set operations and filter() run in C, the order is kept. (``set.difference`` with a dict walks the
+            # smaller set; ``keys() - keys()`` would walk the whole of ``rendered`` for every chunk.)
+            unseen = set(distinct).difference(rendered)
+            if len(rendered) + len(in_flight) + len(texts) < CACHE_LIMIT:
+                unseen -= in_flight
+                new = list(filter(unseen.__contains__, distinct))
+                in_flight.update(new)
+            else:
+                new = list(filter(unseen.__contains__, distinct))
             stats.rendered += len(new)
             parts: list[Future[tuple[list[T], float]] | list[T]] = []
             if new and pool is not None:
@@ -203,9 +215,9 @@ def _run(
             pending.append((texts, new, parts))
             # Up to two chunks in flight, so the workers do not wait for this process to write.
             while len(pending) > (2 if pool is not None else 0):
-                stats.worker_cpu_s += _flush(*pending.popleft(), rendered, write, empty)
+                stats.worker_cpu_s += _flush(*pending.popleft(), rendered, in_flight, write, empty)
         while pending:
-            stats.worker_cpu_s += _flush(*pending.popleft(), rendered, write, empty)
+            stats.worker_cpu_s += _flush(*pending.popleft(), rendered, in_flight, write, empty)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -217,6 +229,7 @@ def _flush(
     new: list[T],
     parts: list[Future[tuple[list[T], float]] | list[T]],
     rendered: dict[T, T],
+    in_flight: set[T],
     write: Callable[[T], object],
     empty: T,
 ) -> float:
@@ -231,7 +244,10 @@ def _flush(
         else:
             lines.extend(part)
     fresh = dict(zip(new, lines, strict=True))
+    in_flight.difference_update(new)
     if len(rendered) < CACHE_LIMIT:  # entries are never dropped: a later chunk may count on them
         rendered.update(fresh)
-    write(empty.join([fresh.get(t) or rendered[t] for t in texts]))  # type: ignore[attr-defined]
+        write(empty.join(map(rendered.__getitem__, texts)))  # type: ignore[attr-defined]
+    else:
+        write(empty.join([fresh.get(t) or rendered[t] for t in texts]))  # type: ignore[attr-defined]
     return cpu
