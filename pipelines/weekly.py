@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from sentiment import orchestration
 from sentiment.errors import ExchangeUnavailableError
+from sentiment.lake import prefer_system_allocator
 from sentiment.settings import Settings, load_settings
 from sentiment.steps import build as build_step
 from sentiment.steps import ingest as ingest_step
@@ -40,8 +41,10 @@ def _now() -> pd.Timestamp:
 # ---- chats -----------------------------------------------------------------------------------------------
 @task(name="ingest-chat-exports", cache_key_fn=orchestration.chat_file_cache_key, **CACHED)
 def ingest_chat_exports(settings: Settings, now: pd.Timestamp) -> IngestSummary:
-    """The CLI's streaming, staged, all-or-nothing ingest; returns a small summary (never message rows)."""
-    return ingest_step.ingest_chats(settings, now=now)
+    """The CLI's streaming, staged, all-or-nothing ingest (a big one scores while it parses, as the CLI's does);
+    returns a small summary (never message rows)."""
+    prefer_system_allocator()  # a lower peak for big exports (see its docstring)
+    return ingest_step.ingest_chats(settings, now=now, score=True)
 
 
 @flow(name="ingest-chats")

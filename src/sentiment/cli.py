@@ -101,9 +101,11 @@ def ingest_chat(
     redact: RedactOption = False,
 ) -> None:
     """Parse chat exports, pseudonymise authors, append new messages to the lake and score them."""
+    from sentiment.lake import prefer_system_allocator
     from sentiment.steps import ingest as ingest_step
     from sentiment.steps import score as score_step
 
+    prefer_system_allocator()
     settings = ctx.obj.settings(
         platform=platform,
         tz=tz,
@@ -115,8 +117,9 @@ def ingest_chat(
     )
     now = _now()
     with _ProgressBars() as progress:
-        summary = ingest_step.ingest_chats(settings, paths, now=now, progress=progress)
-    scored = score_step.score_new_messages(settings, now=now)
+        summary = ingest_step.ingest_chats(settings, paths, now=now, progress=progress, score=True)
+    fresh = now if summary.scored_all else None
+    scored = summary.rows_scored + score_step.score_new_messages(settings, now=now, scored_ingest=fresh)
     table = Table("file", "format", "records")
     for path, fmt, n in summary.files:
         table.add_row(path, fmt, str(n))
@@ -449,7 +452,9 @@ def demo(
 def _run_flow(settings: Settings, synthetic: bool) -> list[Path]:
     _prefect_defaults()
     from pipelines.weekly import weekly_pipeline
+    from sentiment.lake import prefer_system_allocator
 
+    prefer_system_allocator()
     if not settings.chats:
         raise SentimentError("no chat exports given: pass --chat PATH (or set chats in sentiment.toml)")
     return [Path(p) for p in weekly_pipeline(settings=settings, synthetic=synthetic)]

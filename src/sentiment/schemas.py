@@ -297,7 +297,6 @@ def conform(frame: pd.DataFrame, table: str) -> pa.Table:
         if not col.nullable and arrow.column(col.name).null_count:
             raise SchemaMismatchError(table, f"column {col.name!r} has nulls but is declared not null")
     return pa.Table.from_arrays(arrow.columns, schema=target)
-    return arrow
 
 
 def data_dictionary_markdown() -> str:

@@ -16,7 +16,14 @@ Modules: ``storage`` (roots, URIs, S3 options), ``tables`` (Delta IO), ``query``
 pre-Delta layout, read once by ``sentiment migrate``), ``core`` (the :class:`Lake` callers use).
 """
 
-from sentiment.lake.core import DEFAULT_RETENTION_HOURS, REPLACED_TABLES, Lake, StagedAppend, parse_as_of
+from sentiment.lake.core import (
+    DEFAULT_RETENTION_HOURS,
+    REPLACED_TABLES,
+    Lake,
+    StagedAppend,
+    parse_as_of,
+    prefer_system_allocator,
+)
 from sentiment.lake.storage import is_uri
 from sentiment.lake.tables import AsOf
 from sentiment.schemas import PARTITIONS
@@ -30,4 +37,5 @@ __all__ = [
     "StagedAppend",
     "is_uri",
     "parse_as_of",
+    "prefer_system_allocator",
 ]

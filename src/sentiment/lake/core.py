@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -24,12 +26,28 @@ from sentiment.lake import legacy, query, tables
 from sentiment.lake.storage import LakeLocation
 from sentiment.lake.tables import SEQ, AsOf
 
-__all__ = ["DEFAULT_RETENTION_HOURS", "REPLACED_TABLES", "Lake", "StagedAppend", "parse_as_of"]
+__all__ = [
+    "DEFAULT_RETENTION_HOURS",
+    "REPLACED_TABLES",
+    "Lake",
+    "StagedAppend",
+    "parse_as_of",
+    "prefer_system_allocator",
+]
 
 REPLACED_TABLES = frozenset({"weekly"})
 # Files a compaction or an update made obsolete are deleted only this long after, so a week of versions stays
 # readable (time travel, reports' recorded versions) and a reader that started before the compaction finishes.
 DEFAULT_RETENTION_HOURS = 168
+
+
+def prefer_system_allocator() -> None:
+    """Let pyarrow allocate through the C library's allocator rather than its bundled mimalloc, unless the user
+    chose a pool (``ARROW_DEFAULT_MEMORY_POOL``). For long jobs of many medium batches (an ingest, a run):
+    mimalloc keeps freed pages for reuse, and a 1M-message ingest peaked ~100 MB higher with it (580 MB
+    against 477 MB, same wall time; ``benchmarks/ingest.py``). Process-wide: the CLI calls it for those jobs."""
+    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
 class Lake:
@@ -131,38 +149,69 @@ class Lake:
         return query.table_source(con, table, dt, local=not self.remote, name="stored")
 
     @contextmanager
-    def staged_append(self, table: str) -> Iterator[StagedAppend]:
-        """Append in bounded batches, all or nothing: ``add()`` validates and stages each batch in a local folder;
-        when the block exits normally the new rows of all batches go in as ONE commit (the keys deduplicated
-        against the stored ones and each other by DuckDB reading key columns only, then the staged files streamed
-        into the table one at a time). On an exception nothing is written."""
-        self._appendable(table)
+    def staging(self, table: str) -> Iterator[Path]:
+        """A private local folder for staged files of ``table`` (under the lake when it is local), removed on exit."""
         if isinstance(self.root, Path):
             (self.root / ".staging").mkdir(parents=True, exist_ok=True)
             stage_dir = Path(tempfile.mkdtemp(prefix=f"{table}-", dir=self.root / ".staging"))
         else:
             stage_dir = Path(tempfile.mkdtemp(prefix=f"sentiment-staging-{table}-"))
-        staged = StagedAppend(table, stage_dir)
         try:
-            yield staged
-            if staged.files:
-                self._ensure_migrated(table)
-                staged.written = self._insert_files(table, staged.files)
+            yield stage_dir
         finally:
             shutil.rmtree(stage_dir, ignore_errors=True)
 
-    def _insert_files(self, table: str, files: Sequence[Path]) -> int:
-        """Append the new rows of staged Arrow files (conformed rows plus a ``__seq`` column), one commit."""
+    @contextmanager
+    def staged_append(self, table: str) -> Iterator[StagedAppend]:
+        """Append in bounded batches, all or nothing: ``add()`` validates and stages each batch in a local folder;
+        when the block exits normally the new rows of all batches go in as ONE commit (the keys deduplicated
+        against the stored ones and each other by DuckDB reading key columns only, then the staged files streamed
+        into the table one at a time). On an exception nothing is written. Afterwards ``kept`` holds the staged
+        positions (``__seq``) of the rows that were written."""
+        self._appendable(table)
+        with self.staging(table) as stage_dir:
+            staged = StagedAppend(table, stage_dir)
+            yield staged
+            if staged.files:
+                self._ensure_migrated(table)
+                staged.written, staged.kept = self._insert_files(table, staged.files)
+
+    def insert_staged(
+        self, table: str, files: Sequence[Path], within: np.ndarray | None = None
+    ) -> tuple[int, np.ndarray]:
+        """Append, in one commit, the new rows of staged Arrow files (conformed rows plus a ``__seq`` column): the
+        first row of each key not stored yet, and only rows whose ``__seq`` is in ``within`` (sorted) when given;
+        ``within`` must select at most one row per key. Returns the rows written and their ``__seq`` positions."""
+        self._appendable(table)
+        self._ensure_migrated(table)
+        return self._insert_files(table, files, within)
+
+    def _insert_files(
+        self, table: str, files: Sequence[Path], within: np.ndarray | None = None
+    ) -> tuple[int, np.ndarray]:
+        kept = [np.empty(0, dtype=np.int64)]
+        if not files:
+            return 0, kept[0]
         keys = ", ".join([*schemas.KEYS[table], SEQ])
         staged = ds.dataset([str(f) for f in files], format="arrow")
 
         def rows(dt: DeltaTable) -> pa.RecordBatchReader | None:
-            with _duck() as con:
-                con.register("__staged", staged)
-                keep = tables.new_positions(con, table, f"SELECT {keys} FROM __staged", self._stored(con, table, dt))
+            if within is not None and not dt.file_uris():
+                # Rows of distinct keys (``within``) into an empty table: no key check needed, and no DuckDB
+                # hash table over every staged key (~200 MB per million rows, kept by its allocator).
+                keep = np.intersect1d(tables.staged_positions(files), within, assume_unique=True)
+            else:
+                with _duck() as con:
+                    con.register("__staged", staged)
+                    stored = self._stored(con, table, dt)
+                    keep = tables.new_positions(con, table, f"SELECT {keys} FROM __staged", stored)
+                if within is not None:
+                    keep = np.intersect1d(keep, within, assume_unique=True)
+            kept[0] = keep
             return tables.reader_of(files, table, keep) if len(keep) else None
 
-        return tables.insert_new(self.location, table, rows)
+        written = tables.insert_new(self.location, table, rows)
+        return written, kept[0] if written else np.empty(0, dtype=np.int64)
 
     def replace(self, table: str, frame: pd.DataFrame) -> int:
         """Replace every partition present in ``frame`` by its rows (derived tables), in one commit."""
@@ -244,7 +293,7 @@ class Lake:
                     names = ", ".join(schemas.schema(table).names)
                     query_ = f"SELECT {names}, row_number() OVER () - 1 AS {SEQ} FROM __legacy"
                     tables.write_staged(con.sql(query_).to_arrow_reader(), staged, table)
-                inserted = self._insert_files(table, [staged])
+                inserted, _ = self._insert_files(table, [staged])
             finally:
                 shutil.rmtree(work, ignore_errors=True)
         else:
@@ -317,6 +366,7 @@ class StagedAppend:
         self.staged_rows = 0
         self.written = 0
         self.files: list[Path] = []
+        self.kept: np.ndarray = np.empty(0, dtype=np.int64)  # __seq of the rows written, once published
 
     def add(self, frame: pd.DataFrame) -> int:
         """Validate and stage a batch in an Arrow file (nothing visible in the table yet); return its row count."""

@@ -37,6 +37,7 @@ __all__ = [
     "label_for",
     "score_messages",
     "scoring_pool",
+    "worker_state",
 ]
 
 LABELS = ("bullish", "bearish", "neutral", "unscored")
@@ -265,6 +266,13 @@ def _init_worker(scorer: BaseScorer, facts: MessageFacts | None) -> None:
     _WORKER = (scorer, facts)
 
 
+def worker_state() -> tuple[BaseScorer, MessageFacts | None]:
+    """The scorer and facts this worker process was started with (see :func:`scoring_pool`)."""
+    if _WORKER is None:
+        raise RuntimeError("not a scoring worker process")
+    return _WORKER
+
+
 def _work(texts: list[str]) -> tuple[dict[str, np.ndarray], float]:
     """Score one chunk in a worker: its columns, and the CPU seconds the chunk took."""
     assert _WORKER is not None, "worker not initialised"
@@ -295,12 +303,13 @@ def _start_pool(scorer: BaseScorer, facts: MessageFacts | None, workers: int) ->
 
 @contextmanager
 def scoring_pool(
-    scorer: BaseScorer, facts: MessageFacts | None, workers: int | None = None
+    scorer: BaseScorer, facts: MessageFacts | None, workers: int | None = None, *, min_workers: int = 2
 ) -> Iterator[ProcessPoolExecutor | None]:
     """Worker processes for many :func:`analyse_texts` calls with this scorer and facts (a big input scored chunk
-    by chunk pays the start-up once); None when the scorer runs in this process only or there is one core."""
+    by chunk pays the start-up once); None when the scorer runs in this process only or fewer than
+    ``min_workers`` would start (by default: one core)."""
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
-    if n_workers < 2 or not scorer.parallel:
+    if n_workers < min_workers or not scorer.parallel:
         yield None
         return
     pool = _start_pool(scorer, facts, n_workers)

@@ -94,6 +94,10 @@ class IngestSummary:
     skipped: list[tuple[str, str, int]] = field(default_factory=list)
     # exports holding times without an offset, read in the configured zone (default UTC)
     wall_time_files: list[str] = field(default_factory=list)
+    # scores written by the ingest itself (a big ingest scores its batches while it parses)
+    rows_scored: int = 0
+    # whether every message it wrote has its score (the score step need not look for them)
+    scored_all: bool = False
 
     @property
     def rows_read(self) -> int:

@@ -19,6 +19,7 @@ from sentiment.errors import ConfigError, EncodingError, InputError, ParseError
 from sentiment.lake import Lake
 from sentiment.settings import Settings
 from sentiment.steps.common import IngestSummary, recorded
+from sentiment.steps.score_ahead import ScoreAhead
 
 __all__ = [
     "CHAT_SUFFIXES",
@@ -122,12 +123,16 @@ def ingest_chats(
     *,
     now: pd.Timestamp,
     progress: Callable[[Path, int, int], None] | None = None,
+    score: bool = False,
 ) -> IngestSummary:
     """Parse every export (default: ``settings.chats``), pseudonymise, and append new messages: all or nothing.
 
     The one ingest path of the CLI and the flows. Readers stream (Telegram in bounded batches); batches are staged
     and published only after every file parsed, so a bad file leaves no new rows. With ``skip_bad_records`` bad
     records go to ``rejects`` instead. ``progress(path, bytes_read, total)`` is called as big files stream.
+    With ``score``, a big ingest scores its staged batches in a worker process while it parses (``scored_at`` =
+    ``now``) and writes their scores right after the messages (see :mod:`sentiment.steps.score_ahead`); the
+    score step that follows scores whatever is left.
     """
     lake = Lake(settings.lake)
     files = chat_files(settings, paths)
@@ -137,24 +142,34 @@ def ingest_chats(
     skipped: list[tuple[str, str, int]] = []
     wall_time: list[str] = []
     chats_by_file: dict[Path, set[tuple[str, str]]] = {}
-    with lake.staged_append("messages") as staged:
-        for path in files:
-            tick = None if progress is None else (lambda done, total, p=path: progress(p, done, total))
-            export = _Export(settings, path, key, now)
-            pairs = chats_by_file.setdefault(path, set())
-            for frame in export.frames(tick):
-                staged.add(frame)
-                pairs |= _chat_pairs(frame)
-            report.append((str(path), export.label, export.count))
-            rejected.append(_rejects_frame(settings, export))
-            skipped.extend((str(path), reason, n) for reason, n in export.skipped.items())
-            if export.zone.used:
-                wall_time.append(str(path))
-            log.info("%s: %s, %d records, %d rejected", path, export.label, export.count, len(export.rejects))
+    with ScoreAhead(settings, now, enabled=score) as ahead:
+        with lake.staged_append("messages") as staged:
+            for path in files:
+                tick = None if progress is None else (lambda done, total, p=path: progress(p, done, total))
+                export = _Export(settings, path, key, now)
+                pairs = chats_by_file.setdefault(path, set())
+                for frame in export.frames(tick):
+                    if rows := staged.add(frame):
+                        ahead.add(staged.files[-1], rows)
+                    pairs |= _chat_pairs(frame)
+                report.append((str(path), export.label, export.count))
+                rejected.append(_rejects_frame(settings, export))
+                skipped.extend((str(path), reason, n) for reason, n in export.skipped.items())
+                if export.zone.used:
+                    wall_time.append(str(path))
+                log.info("%s: %s, %d records, %d rejected", path, export.label, export.count, len(export.rejects))
+            ahead.drain()  # the workers read the staged files, which the publish removes
+        scored = ahead.publish(staged.kept)
     n_rejects = write_rejects(settings, rejected)
     _record_communities(settings, chats_by_file)
     return IngestSummary(
-        files=report, rows_written=staged.written, rejects=n_rejects, skipped=skipped, wall_time_files=wall_time
+        files=report,
+        rows_written=staged.written,
+        rejects=n_rejects,
+        skipped=skipped,
+        wall_time_files=wall_time,
+        rows_scored=scored,
+        scored_all=ahead.complete,
     )
 
 

@@ -38,11 +38,15 @@ def score_new_messages(
     scorer: BaseScorer | None = None,
     facts: MessageFacts | None = None,
     chat: tuple[str, str] | None = None,
+    scored_ingest: pd.Timestamp | None = None,
 ) -> int:
     """Score the user messages that have no score yet, and rescore those scored by another scorer or version.
 
     The scorer is ``settings.scorer`` unless one is passed; ``chat`` = (platform, chat_id) limits the work to one
-    chat. Returns the number of rows written.
+    chat. ``scored_ingest``: the ``ingested_at`` of an ingest that scored every message it wrote (see
+    ``IngestSummary.scored_all``): its messages are not looked up again, so the search for unscored messages
+    skips the files it wrote rather than joining a million fresh keys with their scores. Returns the number of
+    rows written.
     """
     lake = Lake(settings.lake)
     scorer = scorer or make_scorer(settings)
@@ -50,10 +54,11 @@ def score_new_messages(
     version = stored_version(scorer, facts)
     cols = "m.platform, m.chat_id, m.message_id, m.kind, m.media_type, m.text"
     only = "" if chat is None else f" AND m.platform = '{sql_quote(chat[0])}' AND m.chat_id = '{sql_quote(chat[1])}'"
+    fresh = "" if scored_ingest is None else f" AND m.ingested_at <> TIMESTAMPTZ '{scored_ingest.isoformat()}'"
     pending_sql = (
         f"SELECT {cols} FROM messages_raw m "
         "LEFT JOIN scores s USING (platform, chat_id, message_id) "
-        "WHERE s.message_id IS NULL AND m.kind IN ('message', 'media')" + only
+        "WHERE s.message_id IS NULL AND m.kind IN ('message', 'media')" + only + fresh
     )
     stale = lake.read(
         f"SELECT {cols} FROM messages_raw m JOIN scores s USING (platform, chat_id, message_id) "
