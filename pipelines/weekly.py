@@ -17,14 +17,16 @@ from prefect.cache_policies import NO_CACHE
 
 from sentiment import orchestration
 from sentiment.errors import ExchangeUnavailableError
-from sentiment.lake import prefer_system_allocator
 from sentiment.settings import Settings, load_settings
 from sentiment.steps import build as build_step
 from sentiment.steps import ingest as ingest_step
-from sentiment.steps import prices as prices_step
-from sentiment.steps import report as report_step
 from sentiment.steps import score as score_step
 from sentiment.steps.common import IngestSummary
+from sentiment.steps.isolated import in_child_process
+
+# The price and report steps are imported by the tasks that run them: ccxt, scikit-learn, statsmodels and
+# matplotlib weigh ~250 MB of memory, which the ingest, scoring and features steps (the memory-heavy ones) then run
+# without.
 
 CACHED = {"persist_result": True, "cache_expiration": orchestration.CACHE_EXPIRATION}
 
@@ -43,8 +45,8 @@ def _now() -> pd.Timestamp:
 def ingest_chat_exports(settings: Settings, now: pd.Timestamp) -> IngestSummary:
     """The CLI's streaming, staged, all-or-nothing ingest (a big one scores while it parses, as the CLI's does);
     returns a small summary (never message rows)."""
-    prefer_system_allocator()  # a lower peak for big exports (see its docstring)
-    return ingest_step.ingest_chats(settings, now=now, score=True)
+    # in a child process: the memory a big ingest leaves behind goes with it (see sentiment.steps.isolated)
+    return in_child_process(ingest_step.ingest_chats, settings, now=now, score=True)
 
 
 @flow(name="ingest-chats")
@@ -70,6 +72,8 @@ def ingest_chats(settings: Settings | None = None) -> int:
     retry_condition_fn=_network_failure,
 )
 def fetch_prices(settings: Settings, symbol: str, now: pd.Timestamp) -> int:
+    from sentiment.steps import prices as prices_step  # see the note at the imports
+
     written = prices_step.fetch_prices(settings, now=now, symbols=[symbol])[symbol]
     get_run_logger().info("%s: %d new candles", symbol, written)
     return written
@@ -91,7 +95,7 @@ def ingest_prices(settings: Settings | None = None) -> dict[str, int]:
     **CACHED,
 )
 def score_chat(settings: Settings, platform: str, chat_id: str, now: pd.Timestamp) -> int:
-    scored = score_step.score_partition(settings, platform, chat_id, now=now)
+    scored = in_child_process(score_step.score_partition, settings, platform, chat_id, now=now)  # see ingest
     get_run_logger().info("%s:%s: %d messages newly scored", platform, chat_id, scored)
     return scored
 
@@ -113,7 +117,7 @@ def score_messages(settings: Settings | None = None) -> int:
     **CACHED,
 )
 def community_features(settings: Settings) -> pd.DataFrame:
-    return build_step.community_features(settings)
+    return in_child_process(build_step.community_features, settings)  # reads every message: see ingest
 
 
 @task(
@@ -122,7 +126,8 @@ def community_features(settings: Settings) -> pd.DataFrame:
     **CACHED,
 )
 def weekly_table(settings: Settings, features: pd.DataFrame, symbol: str) -> int:
-    return build_step.build_weekly_symbol(settings, features, symbol)
+    # (with communities it reads the community's messages: see ingest)
+    return in_child_process(build_step.build_weekly_symbol, settings, features, symbol)
 
 
 @task(
@@ -131,7 +136,7 @@ def weekly_table(settings: Settings, features: pd.DataFrame, symbol: str) -> int
     **CACHED,
 )
 def daily_table(settings: Settings, symbol: str, now: pd.Timestamp) -> int:
-    return build_step.build_daily_symbol(settings, symbol, now=now)
+    return in_child_process(build_step.build_daily_symbol, settings, symbol, now=now)  # see ingest
 
 
 @flow(name="build-features")
@@ -153,6 +158,8 @@ def build_features(settings: Settings | None = None) -> int:
     **CACHED,
 )
 def report(settings: Settings, symbol: str, today: pd.Timestamp, synthetic: bool) -> str:
+    from sentiment.steps import report as report_step  # see the note at the imports
+
     path = report_step.analyse_and_report(settings, symbol, today=today, synthetic=synthetic)
     get_run_logger().info("report written to %s", path)
     return str(path)
@@ -160,6 +167,8 @@ def report(settings: Settings, symbol: str, today: pd.Timestamp, synthetic: bool
 
 @task(name="panel-report", cache_policy=NO_CACHE)
 def panel_report(settings: Settings, today: pd.Timestamp, synthetic: bool) -> str:
+    from sentiment.steps import report as report_step  # see the note at the imports
+
     path = report_step.analyse_panel_and_report(settings, today=today, synthetic=synthetic)
     get_run_logger().info("panel report written to %s", path)
     return str(path)
@@ -171,6 +180,8 @@ def publish_report(settings: Settings, folder: str) -> None:
 
     Not cached: a report served from the cache is published again, so every run leaves its findings in the UI.
     """
+    from sentiment.steps import report as report_step  # see the note at the imports
+
     made = report_step.report_artifacts_of(Path(folder))
     create_markdown_artifact(made.markdown, key=made.keys["summary"], description=made.descriptions["summary"])
     create_table_artifact(made.table, key=made.keys["relations"], description=made.descriptions["relations"])

@@ -41,6 +41,18 @@ __all__ = [
 class SentimentError(Exception):
     """Base of every error this project raises on purpose."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt with its attributes (path, line, ...) rather than by calling __init__ with the message: a step run
+        # in a child process (see sentiment.steps.isolated) re-raises the same error, of the same class, here.
+        return (_rebuilt, (type(self), self.args, self.__dict__))
+
+
+def _rebuilt(cls: type[SentimentError], args: tuple[object, ...], state: dict[str, object]) -> SentimentError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigError(SentimentError):
     """A setting (flag, env var or TOML value) is invalid."""

@@ -14,9 +14,11 @@ __all__ = [
     "ANOMALY_WINDOW",
     "BURN_IN_WEEKS",
     "FEATURE_COLUMNS",
+    "FEATURE_ROW_COLUMNS",
     "LANGUAGE_COLUMNS",
     "count_token_mentions",
     "engagement_class",
+    "feature_rows",
     "token_mention_counts",
     "weekly_community_features",
     "weekly_language_coverage",
@@ -143,6 +145,46 @@ def engagement_class(posts: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=posts.index, dtype="string")
 
 
+# What the weekly features read of each message, once its text was read (see :func:`feature_rows`).
+FEATURE_ROW_COLUMNS = [
+    "scope",
+    "ts",
+    "kind",
+    "author_id",
+    "join_method",
+    "reactions",
+    "compound",
+    "label",
+    "lang",
+    "_mentions",
+    "_engagement",
+    "_replied",
+]
+
+
+def feature_rows(messages: pd.DataFrame, aliases: Sequence[str] = ()) -> pd.DataFrame:
+    """Per message, what :func:`weekly_community_features` and :func:`weekly_language_coverage` use of it, with
+    the text already read: its scope (``platform:chat_id``), token mentions (``_mentions``, see
+    :func:`token_mention_counts`), engagement class of a post (``_engagement``) and whether it replies
+    (``_replied``). No text, ids or names: a million messages fit in tens of MB, and a caller can compute the
+    rows chunk by chunk and concatenate them (the features of the concatenation equal those of ``messages``)."""
+    index = messages.index
+    scope = messages["platform"].astype(str) + ":" + messages["chat_id"].astype(str)
+    out = pd.DataFrame({"scope": scope, "ts": messages["ts"]}, index=index)
+    for col in ("kind", "author_id", "join_method", "label", "lang"):
+        out[col] = messages[col].astype("string") if col in messages else pd.Series(pd.NA, index, dtype="string")
+    for col in ("reactions", "compound"):
+        values = messages[col] if col in messages else pd.Series(np.nan, index)
+        out[col] = pd.to_numeric(values, errors="coerce").astype("float64")
+    out["_mentions"] = token_mention_counts(messages, aliases)
+    posts = messages["kind"].astype(str).isin(POSTING_KINDS)
+    engagement = engagement_class(messages[posts]).reindex(index)
+    out["_engagement"] = engagement.astype("string")
+    replied = messages["reply_to"].notna() if "reply_to" in messages else pd.Series(False, index)
+    out["_replied"] = replied.to_numpy(dtype=bool)
+    return out[FEATURE_ROW_COLUMNS]
+
+
 def weekly_community_features(
     messages: pd.DataFrame,
     *,
@@ -154,7 +196,8 @@ def weekly_community_features(
 ) -> pd.DataFrame:
     """One row per (scope, week_start): scope "all" and each "platform:chat_id".
 
-    ``messages`` holds the messages-schema columns with the scores' compound and label merged in.
+    ``messages`` holds the messages-schema columns with the scores' compound and label merged in, or is already
+    their :func:`feature_rows` (what the build step reads from the lake chunk by chunk; ``aliases`` then unused).
     messages counts kind message/media; active_authors counts their distinct author_id; new_authors counts
     authors whose first post (in that scope) falls in the week; leaves = leave + remove events. Mood columns
     average posts whose label is not 'unscored' and whose compound is known (NaN when none). Every week
@@ -173,20 +216,20 @@ def weekly_community_features(
     """
     if freq not in ("1w", "1d"):
         raise ValueError(f"unknown frequency {freq!r}: use 1w or 1d")
-    frame = messages.copy()
-    if frame.empty:
+    if messages.empty:
         return _empty()
+    # ``messages`` may already be feature rows (read chunk by chunk from the lake); else they are made here.
+    frame = messages.copy() if "_engagement" in messages else feature_rows(messages, aliases)
     # The bar start lives in "week_start" while computing; daily output renames it to "day".
     if freq == "1w":
         frame["week_start"] = week_start(frame["ts"], week_starts_on)
     else:
         frame["week_start"] = frame["ts"].dt.tz_convert("UTC").dt.floor("D")
-    frame["_mentions"] = token_mention_counts(frame, aliases)
-    frame["scope"] = frame["platform"].astype(str) + ":" + frame["chat_id"].astype(str)
     step = "7D" if freq == "1w" else "1D"
     parts = [_scope_features(frame.assign(scope="all"), burn_in_weeks, step)]
     if per_chat:
-        parts += [_scope_features(group, burn_in_weeks, step) for _, group in frame.groupby("scope", sort=True)]
+        scopes = frame["scope"].astype(str)
+        parts += [_scope_features(group, burn_in_weeks, step) for _, group in frame.groupby(scopes, sort=True)]
     out = pd.concat(parts, ignore_index=True)[_OUTPUT_COLUMNS]
     return out if freq == "1w" else out.rename(columns={"week_start": "day"})
 
@@ -216,7 +259,7 @@ def _scope_features(frame: pd.DataFrame, burn_in_weeks: int = BURN_IN_WEEKS, ste
     out["leaves"] = frame[kind.isin(("leave", "remove"))].groupby("week_start").size()
     out["joins_self"] = joins[method == "self"].groupby("week_start").size()
     out["token_mentions"] = posts.groupby("week_start")["_mentions"].sum()
-    engagement = engagement_class(posts)
+    engagement = posts["_engagement"]
     for name in ("interactive", "content", "passive"):
         out[f"{name}_posts"] = posts[engagement == name].groupby("week_start").size()
     base = [c for c in _COUNT_COLUMNS if c not in ("net_growth", "members_known", "bullish_count", "bearish_count")]
@@ -228,12 +271,12 @@ def _scope_features(frame: pd.DataFrame, burn_in_weeks: int = BURN_IN_WEEKS, ste
     for name in ("interactive", "content", "passive"):
         out[f"{name}_share"] = out[f"{name}_posts"] / has_posts
     # An export either carries replies/reactions or not (WeChat has neither): NaN when the scope never has them.
-    if "reply_to" in posts.columns and posts["reply_to"].notna().any():
-        out["replies_per_message"] = posts[posts["reply_to"].notna()].groupby("week_start").size()
+    if posts["_replied"].any():
+        out["replies_per_message"] = posts[posts["_replied"]].groupby("week_start").size()
         out["replies_per_message"] = out["replies_per_message"].fillna(0) / has_posts
     else:
         out["replies_per_message"] = np.nan
-    if "reactions" in posts.columns and posts["reactions"].notna().any():
+    if posts["reactions"].notna().any():
         reactions = pd.to_numeric(posts["reactions"], errors="coerce").fillna(0).astype(float)
         out["reactions_per_message"] = reactions.groupby(posts["week_start"]).sum() / has_posts
     else:
@@ -335,18 +378,25 @@ def weekly_language_coverage(messages: pd.DataFrame, *, week_starts_on: str = "m
         return pd.DataFrame(columns=cols)
     label = posts["label"].astype("string") if "label" in posts else pd.Series(pd.NA, index=posts.index)
     lang = posts["lang"].astype("string") if "lang" in posts else pd.Series(pd.NA, index=posts.index)
-    frame = pd.DataFrame(
-        {
-            "scope": (posts["platform"].astype(str) + ":" + posts["chat_id"].astype(str)).to_numpy(),
-            "week_start": week_start(posts["ts"], week_starts_on).to_numpy(),
-            "scored": (label.notna() & (label != "unscored")).to_numpy(dtype=bool),
-            "lang": lang.fillna("und").to_numpy(dtype=object),
-        }
-    )
-    frame = pd.concat([frame.assign(scope="all"), frame], ignore_index=True)
+    scope = (
+        posts["scope"] if "scope" in posts else posts["platform"].astype(str) + ":" + posts["chat_id"].astype(str)
+    ).astype("category")
+    week = pd.Series(week_start(posts["ts"], week_starts_on).to_numpy(), name="week_start")
+    scored = pd.Series((label.notna() & (label != "unscored")).to_numpy(dtype=bool), name="scored")
+    lang = pd.Series(lang.fillna("und").astype("category").to_numpy(), name="lang")
+    scope = pd.Series(scope.to_numpy(), name="scope")
+    # scope "all" and each chat, grouped on codes (no per-row strings: a million posts stay a few MB)
+    shares, tallies = [], []
+    for by in ([week], [scope, week]):
+        shares.append(scored.groupby(by, observed=True, sort=False).mean().rename("scored_share").reset_index())
+        tallies.append(scored.groupby([*by, lang], observed=True, sort=False).size().rename("posts").reset_index())
     keys = ["scope", "week_start"]
-    out = frame.groupby(keys, sort=True)["scored"].mean().rename("scored_share").reset_index()
-    counts = frame.groupby([*keys, "lang"]).size().rename("posts").reset_index()
+    out, counts = (
+        pd.concat([parts[0].assign(scope="all"), parts[1]], ignore_index=True).astype({"scope": str})
+        for parts in (shares, tallies)
+    )
+    counts = counts.astype({"lang": str})
+    out = out.sort_values(keys, kind="mergesort", ignore_index=True)
     counts = counts.sort_values([*keys, "posts", "lang"], ascending=[True, True, False, True], kind="mergesort")
     counts["rank"] = counts.groupby(keys).cumcount() + 1
     for i in range(1, TOP_LANGS + 1):

@@ -93,9 +93,12 @@ def test_older_unscored_messages_are_left_to_the_score_step(tmp_path: Path) -> N
     later = NOW + pd.Timedelta("1h")
     summary = ingest_step.ingest_chats(settings, [_export(tmp_path / "b.json", range(1, 61))], now=later, score=True)
     assert summary.rows_written == 30 and summary.scored_all
-    assert summary.rows_scored == Lake(tmp_path / "lake").read(
-        "SELECT count(*) AS n FROM messages_raw WHERE kind = 'message' AND CAST(message_id AS INT) > 30"
-    )["n"][0]
+    assert (
+        summary.rows_scored
+        == Lake(tmp_path / "lake").read(
+            "SELECT count(*) AS n FROM messages_raw WHERE kind = 'message' AND CAST(message_id AS INT) > 30"
+        )["n"][0]
+    )
     older = score_step.score_new_messages(settings, now=later, scored_ingest=later)
     users = Lake(tmp_path / "lake").read("SELECT count(*) AS n FROM messages_raw WHERE kind = 'message'")["n"][0]
     assert older == users - summary.rows_scored > 0

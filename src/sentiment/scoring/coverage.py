@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["language_coverage"]
@@ -11,19 +12,22 @@ TOP = 8
 
 def language_coverage(posts: pd.DataFrame) -> dict[str, object]:
     """From posts with ``lang`` and ``label`` (scores merged in; missing when not scored yet): post and scored counts
-    per language (most posts first, at most ``TOP`` and the rest as ``other``), the scored share, and a sentence."""
+    per language (most posts first, at most ``TOP`` and the rest as ``other``), the scored share, and a sentence.
+    A column ``n`` makes each row stand for ``n`` posts (counts of (lang, label) aggregated by a query)."""
     lang = posts["lang"].astype("string").fillna("und") if "lang" in posts else pd.Series("und", index=posts.index)
     label = posts["label"].astype("string") if "label" in posts else pd.Series(pd.NA, index=posts.index)
-    scored = (label.notna() & (label != "unscored")).to_numpy()
-    table = pd.DataFrame({"lang": lang.to_numpy(), "scored": scored}).groupby("lang")["scored"].agg(["size", "sum"])
+    weight = posts["n"].to_numpy(dtype="int64") if "n" in posts else np.ones(len(posts), dtype="int64")
+    scored = (label.notna() & (label != "unscored")).to_numpy(dtype=bool)
+    counted = pd.DataFrame({"lang": lang.to_numpy(), "size": weight, "sum": np.where(scored, weight, 0)})
+    table = counted.groupby("lang")[["size", "sum"]].sum()
     table = table.sort_values(["size", "sum"], ascending=False, kind="mergesort")
     rows = [{"lang": str(k), "posts": int(r["size"]), "scored": int(r["sum"])} for k, r in table.iterrows()]
     if len(rows) > TOP:
         rest = rows[TOP:]
         other = {"lang": "other", "posts": sum(r["posts"] for r in rest), "scored": sum(r["scored"] for r in rest)}
         rows = [*rows[:TOP], other]
-    total = len(posts)
-    n_scored = int(scored.sum())
+    total = int(weight.sum())
+    n_scored = int(weight[scored].sum())
     scored_langs = [r["lang"] for r in rows if r["scored"] and r["lang"] not in ("und", "other")]
     unscored_langs = [r["lang"] for r in rows if not r["scored"] and r["lang"] not in ("und", "other")]
     if total == 0:

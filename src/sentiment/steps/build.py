@@ -3,12 +3,21 @@ with frequency 1d daily bars into the ``daily`` table."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sentiment.errors import AnalysisError, LakeError
-from sentiment.features import LANGUAGE_COLUMNS, weekly_community_features, weekly_language_coverage
+from sentiment.features import (
+    FEATURE_ROW_COLUMNS,
+    LANGUAGE_COLUMNS,
+    feature_rows,
+    weekly_community_features,
+    weekly_language_coverage,
+)
 from sentiment.lake import Lake
 from sentiment.prices.weekly import daily_bars, weekly_bars
 from sentiment.schemas import schema
@@ -42,11 +51,11 @@ def community_features(settings: Settings, symbol: str | None = None) -> pd.Data
     from sentiment.steps.communities import chat_filter, chats_of
 
     chats = None if symbol is None else chats_of(settings, symbol)
-    messages = _read_lean(Lake(settings.lake), f"{_FEATURE_INPUT} WHERE {chat_filter(chats)}")
+    messages = _feature_rows(Lake(settings.lake), chat_filter(chats), _aliases(settings))
     if messages.empty:
         whose = "" if chats is None else f" of {symbol}'s community"
         raise AnalysisError(f"the lake holds no messages{whose}: ingest chat exports first")
-    features = weekly_community_features(messages, week_starts_on=settings.week_starts_on, aliases=_aliases(settings))
+    features = weekly_community_features(messages, week_starts_on=settings.week_starts_on)
     languages = weekly_language_coverage(messages, week_starts_on=settings.week_starts_on)
     merged = features.merge(languages, on=["scope", "week_start"], how="left")
     return merged.fillna({c: 0 for c in LANGUAGE_COLUMNS if c.endswith("_posts")})
@@ -58,25 +67,62 @@ def _aliases(settings: Settings) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*(sym.split("/")[0] for sym in settings.symbols), *configured]))
 
 
-# What the weekly features read of ``messages``: names, file positions and score details stay out, and the mentions
-# lists come as their lengths (1M rows of list objects cost GBs in pandas).
-_UNREAD = "chat_name, author_name, inviter_id, source_file, source_record, ingested_at, pos, neu, neg, scorer, "
-_UNREAD += "scorer_version, scored_at, mentions"
-_FEATURE_INPUT = f"SELECT * EXCLUDE ({_UNREAD}), len(mentions) AS mention_count FROM messages"
+# What the weekly features read of each message: no names, ids or file positions; of its score only compound,
+# label, lang and the number of mentions, taken from ``scores`` before the join (so the join's hash table holds
+# four small values per score, not its lists).
+_FEATURE_INPUT = (
+    "SELECT m.platform, m.chat_id, m.ts, m.author_id, m.kind, m.join_method, m.media_type, m.text, m.reply_to, "
+    "m.is_forward, m.reactions, s.compound, s.label, s.lang, s.mention_count FROM messages_raw m LEFT JOIN ("
+    "SELECT platform, chat_id, message_id, compound, label, lang, len(mentions) AS mention_count FROM scores"
+    ") s USING (platform, chat_id, message_id)"
+)
 _STR = pd.StringDtype(na_value=float("nan"))  # what DataFrame reads of the lake give strings
 _STRINGS = {pa.string(): _STR, pa.large_string(): _STR, pa.string_view(): _STR}
+FEATURE_CHUNK_ROWS = 50000  # messages turned into feature rows at a time
+FEATURE_JOIN_ROWS = 250_000  # messages joined with their scores per pass
 
 
-def _read_lean(lake: Lake, sql: str) -> pd.DataFrame:
-    """``sql`` over the lake as a DataFrame via Arrow (DuckDB's own DataFrame conversion peaks at ~4x the data)."""
-    con = lake.connect(sql)
+def _feature_rows(lake: Lake, where: str, aliases: tuple[str, ...]) -> pd.DataFrame:
+    """The :func:`~sentiment.features.feature_rows` of the messages matching ``where``, read from DuckDB in chunks:
+    each chunk's text is read (mentions, engagement) and dropped, so memory holds one chunk's text and the small
+    rows of all messages (~60 bytes each; the whole frame of texts peaked at ~1.3 GB for 1M messages).
+
+    The join with the scores runs in passes over slices of the message ids (one pass per ``FEATURE_JOIN_ROWS``
+    messages): each pass's hash table holds a slice of the scores, not all of them."""
+    count = lake.read(f"SELECT count(*) AS n FROM messages_raw WHERE {where}")["n"].iloc[0]
+    passes = max(1, -(-int(count) // FEATURE_JOIN_ROWS))
+    parts: list[pa.Table] = []
+    for k in range(passes):
+        sliced = "" if passes == 1 else f" AND hash(message_id) % {passes} = {k}"
+        sql = f"{_FEATURE_INPUT} WHERE {where}{sliced}"
+        con = lake.connect(sql)
+        try:
+            for batch in _batches(con, sql, lake):
+                chunk = pa.Table.from_batches([batch]).to_pandas(types_mapper=_STRINGS.get)
+                rows = pa.Table.from_pandas(feature_rows(chunk, aliases), preserve_index=False)
+                # strings as dictionary codes (scope, kind, author, label, lang repeat across rows)
+                parts.append(rows.from_arrays([_encoded(c) for c in rows.columns], names=rows.column_names))
+        finally:
+            con.close()
+    if not parts:
+        return pd.DataFrame(columns=FEATURE_ROW_COLUMNS)
+    return pa.concat_tables(parts).unify_dictionaries().to_pandas()
+
+
+def _encoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Strings as dictionary codes; other columns copied. Nothing kept may view the DuckDB batch: its buffers are
+    released together, so one column kept would keep the batch's texts alive."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return pc.dictionary_encode(column.cast(pa.string()))
+    return pa.chunked_array([pa.concat_arrays([chunk]) for chunk in column.chunks], type=column.type)
+
+
+def _batches(con: duckdb.DuckDBPyConnection, sql: str, lake: Lake) -> Iterator[pa.RecordBatch]:
     try:
-        table = con.sql(sql).to_arrow_table()
+        reader = con.sql(sql).to_arrow_reader(FEATURE_CHUNK_ROWS)
     except duckdb.Error as exc:
         raise LakeError(lake.root, f"query failed: {exc}") from exc
-    finally:
-        con.close()
-    return table.to_pandas(types_mapper=_STRINGS.get)
+    yield from reader
 
 
 def build_weekly_symbol(settings: Settings, features: pd.DataFrame, symbol: str) -> int:
@@ -137,11 +183,11 @@ def daily_rows(settings: Settings, symbol: str, *, now: pd.Timestamp | None = No
     from sentiment.steps.communities import chat_filter, chats_of
 
     chats = chats_of(settings, symbol)
-    messages = _read_lean(Lake(settings.lake), f"{_FEATURE_INPUT} WHERE {chat_filter(chats)}")
+    messages = _feature_rows(Lake(settings.lake), chat_filter(chats), _aliases(settings))
     if messages.empty:
         whose = "" if chats is None else f" of {symbol}'s community"
         raise AnalysisError(f"the lake holds no messages{whose}: ingest chat exports first")
-    features = weekly_community_features(messages, aliases=_aliases(settings), per_chat=False, freq="1d")
+    features = weekly_community_features(messages, per_chat=False, freq="1d")
     prices = _prices_of(settings, symbol, "1d")
     bars = daily_bars(prices, market_symbol=settings.market_symbol, now=now or pd.Timestamp.now(tz="UTC"))
     daily = features.merge(bars[bars["symbol"] == symbol], on="day", how="inner").sort_values("day")

@@ -193,8 +193,10 @@ def coverage_of(
         f"WHERE {chat_filter(chats)}",
         as_of=as_of,
     ).iloc[0]
-    posts = lake.read(
-        f"SELECT lang, label FROM messages WHERE kind IN ('message', 'media') AND {chat_filter(chats)}", as_of=as_of
+    posts = lake.read(  # one row per (lang, label) and its count: a million posts are a few rows here
+        f"SELECT lang, label, count(*) AS n FROM messages WHERE kind IN ('message', 'media') AND {chat_filter(chats)} "
+        "GROUP BY ALL",
+        as_of=as_of,
     )
     weeks = pd.to_datetime(weekly["week_start" if freq == "1w" else "day"], utc=True)
     step = "7D" if freq == "1w" else "1D"  # weeks, or days of a daily run ("weeks"/"missing_weeks" count bars)
