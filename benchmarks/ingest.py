@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -244,25 +245,60 @@ def _run_child(*args: str) -> dict[str, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """(wall seconds, max RSS MB, stdout) of ``command`` under GNU time -v."""
-    proc = subprocess.run(
-        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, check=False, env=env or os.environ.copy()
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str, float]:
+    """(wall seconds, max RSS MB, stdout, largest process MB) of ``command`` under GNU time -v.
+
+    GNU time's figure covers the command's process and the descendants it reaped; the last figure is the largest
+    resident size any single process of the command's tree reached, sampled from /proc every 0.2 s (worker and
+    child processes included, whoever reaps them)."""
+    proc = subprocess.Popen(
+        ["/usr/bin/time", "-v", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env or os.environ.copy(),
     )
+    largest = [0]
+    watcher = threading.Thread(target=_sample_tree, args=(proc, largest), daemon=True)
+    watcher.start()
+    stdout, stderr = proc.communicate()
+    watcher.join()
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{proc.stderr[-3000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", proc.stderr)
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-    assert wall and rss, proc.stderr
+        raise SystemExit(f"{' '.join(command)} failed:\n{stderr[-3000:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
+    assert wall and rss, stderr
     seconds = int(wall[1] or 0) * 3600 + int(wall[2]) * 60 + float(wall[3])
-    return seconds, int(rss[1]) / 1024, proc.stdout
+    return seconds, int(rss[1]) / 1024, stdout, largest[0] / 1024
 
 
-def lake_digest(lake: Path) -> tuple[int, str]:
-    """(rows, hash) of the messages table without ingested_at: equal for two lakes holding the same messages."""
+def _sample_tree(proc: subprocess.Popen[str], largest: list[int]) -> None:
+    """Keep in ``largest[0]`` the largest VmRSS (kB) of any process under ``proc`` until it ends."""
+    while proc.poll() is None:
+        for pid in _tree(proc.pid):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            found = re.search(r"VmRSS:\s+(\d+) kB", status)
+            if found:
+                largest[0] = max(largest[0], int(found[1]))
+        time.sleep(0.2)
+
+
+def _tree(pid: int) -> list[int]:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid, *(p for child in children for p in _tree(int(child)))]
+
+
+def lake_digest(lake: Path, table: str = "messages_raw", unstable: str = "ingested_at") -> tuple[int, str]:
+    """(rows, hash) of a table without its time-of-writing column: equal for two lakes holding the same rows."""
     from sentiment.lake import Lake
 
-    sql = "SELECT * EXCLUDE (ingested_at) FROM messages_raw ORDER BY platform, chat_id, message_id"
+    sql = f"SELECT * EXCLUDE ({unstable}) FROM {table} ORDER BY platform, chat_id, message_id"
     digest = hashlib.sha256()
     con = Lake(lake).connect(sql)
     rows = 0
@@ -306,14 +342,14 @@ def main() -> None:
         print(f"stage profile (one process): {parts}; peak RSS {stages['peak_rss_mb']:,.0f} MB (so far after {peaks})")
 
         cli = [str(BIN / "sentiment"), "--lake", str(tmp / "lake-cli"), "ingest-chat", str(export), "--tz", "UTC"]
-        ours, ours_rss, _ = timed(cli)
+        ours, ours_rss, _, ours_largest = timed(cli)
         print(
             f"sentiment ingest-chat (parse, pseudonymise, dedupe, write, score): {ours:.1f} s, "
-            f"max RSS {ours_rss:,.0f} MB"
+            f"max RSS {ours_rss:,.0f} MB (largest single process, sampled: {ours_largest:,.0f} MB)"
         )
         if not args.skip_naive:
             naive_cmd = [sys.executable, __file__, "--child", "naive", "--export", str(export), "--out"]
-            naive, naive_rss, out = timed([*naive_cmd, str(tmp / "naive.parquet")])
+            naive, naive_rss, out, _ = timed([*naive_cmd, str(tmp / "naive.parquet")])
             detail = json.loads(out.strip().splitlines()[-1])
             parts = ", ".join(f"{k} {detail[k]:.1f} s" for k in ("parse", "frame", "score", "write"))
             print(
@@ -350,11 +386,17 @@ def main() -> None:
                 run = [str(BIN / "sentiment"), "--lake", str(lake), "--reports", str(tmp / "reports"), "run"]
                 run += ["--chat", str(source), "--exchange", "gate", "--symbol", "VIRTUAL/USDT"]
                 run += ["--since", "2023-11-01", "--api-url", url, "--tz", "UTC"]
-                seconds, rss, _ = timed(run, env)
-                line = f"sentiment run on the {label} export: {seconds:.1f} s, max RSS {rss:,.0f} MB"
+                seconds, rss, _, largest = timed(run, env)
+                line = (
+                    f"sentiment run on the {label} export: {seconds:.1f} s, max RSS {rss:,.0f} MB "
+                    f"(largest single process, sampled: {largest:,.0f} MB)"
+                )
                 if label == "JSON":
                     ours_lake, cli_lake = lake_digest(lake), lake_digest(tmp / "lake-cli")
                     line += f"; messages equal ingest-chat's: {ours_lake == cli_lake} ({ours_lake} vs {cli_lake})"
+                    ours_scores = lake_digest(lake, "scores", "scored_at")
+                    cli_scores = lake_digest(tmp / "lake-cli", "scores", "scored_at")
+                    line += f"; scores equal: {ours_scores == cli_scores} ({ours_scores[0]:,} rows)"
                 print(line)
 
 

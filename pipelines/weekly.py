@@ -24,9 +24,8 @@ from sentiment.steps import score as score_step
 from sentiment.steps.common import IngestSummary
 from sentiment.steps.isolated import in_child_process
 
-# The price and report steps are imported by the tasks that run them: ccxt, scikit-learn, statsmodels and
-# matplotlib weigh ~250 MB of memory, which the ingest, scoring and features steps (the memory-heavy ones) then run
-# without.
+# The price step is imported by the task that runs it and the report step only in the report's child process:
+# ccxt, scikit-learn, statsmodels and matplotlib weigh ~250 MB of memory this process then never holds.
 
 CACHED = {"persist_result": True, "cache_expiration": orchestration.CACHE_EXPIRATION}
 
@@ -158,18 +157,20 @@ def build_features(settings: Settings | None = None) -> int:
     **CACHED,
 )
 def report(settings: Settings, symbol: str, today: pd.Timestamp, synthetic: bool) -> str:
-    from sentiment.steps import report as report_step  # see the note at the imports
-
-    path = report_step.analyse_and_report(settings, symbol, today=today, synthetic=synthetic)
+    # named, not imported: the analyses' libraries load in the child only (see the note at the imports)
+    path = in_child_process(
+        "sentiment.steps.report:analyse_and_report", settings, symbol, today=today, synthetic=synthetic
+    )
     get_run_logger().info("report written to %s", path)
     return str(path)
 
 
 @task(name="panel-report", cache_policy=NO_CACHE)
 def panel_report(settings: Settings, today: pd.Timestamp, synthetic: bool) -> str:
-    from sentiment.steps import report as report_step  # see the note at the imports
-
-    path = report_step.analyse_panel_and_report(settings, today=today, synthetic=synthetic)
+    # named, not imported: the analyses' libraries load in the child only (see the note at the imports)
+    path = in_child_process(
+        "sentiment.steps.report:analyse_panel_and_report", settings, today=today, synthetic=synthetic
+    )
     get_run_logger().info("panel report written to %s", path)
     return str(path)
 
@@ -180,15 +181,16 @@ def publish_report(settings: Settings, folder: str) -> None:
 
     Not cached: a report served from the cache is published again, so every run leaves its findings in the UI.
     """
-    from sentiment.steps import report as report_step  # see the note at the imports
+    from sentiment.report.artifacts import report_artifacts_of
+    from sentiment.report.index import write_index
 
-    made = report_step.report_artifacts_of(Path(folder))
+    made = report_artifacts_of(Path(folder))
     create_markdown_artifact(made.markdown, key=made.keys["summary"], description=made.descriptions["summary"])
     create_table_artifact(made.table, key=made.keys["relations"], description=made.descriptions["relations"])
     create_link_artifact(
         made.link, link_text=made.link_text, key=made.keys["link"], description=made.descriptions["link"]
     )
-    report_step.write_index(settings.reports)
+    write_index(settings.reports)
 
 
 @flow(name="model-and-report")

@@ -250,7 +250,7 @@ def daily_output(parameters: Mapping[str, Any]) -> list[Path] | list[str]:
 
 def report_output(parameters: Mapping[str, Any]) -> list[Path]:
     """The ``metrics.json`` of the task's ``symbol`` and ``today`` (for :func:`submit_per_symbol`)."""
-    from sentiment.steps.report import report_dir
+    from sentiment.steps.common import report_dir
 
     settings: Settings = parameters["settings"]
     return [report_dir(settings.reports, str(parameters["symbol"]), parameters["today"]) / "metrics.json"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -11,7 +12,7 @@ from typing import Any
 
 from sentiment.report.verdict import feature_label
 
-__all__ = ["ReportArtifacts", "artifact_key", "report_artifacts"]
+__all__ = ["ReportArtifacts", "artifact_key", "report_artifacts", "report_artifacts_of"]
 
 TOP_IN_MARKDOWN = 10
 _TABLE_COLUMNS = ("feature", "lag_weeks", "estimate", "ci_low", "ci_high", "p_value", "q_value", "significant", "n")
@@ -35,6 +36,12 @@ def artifact_key(subject: str, kind: str) -> str:
     """``report-virtual-usdt-summary``: Prefect keys allow only lowercase letters, digits and dashes."""
     slug = re.sub(r"[^a-z0-9]+", "-", f"report-{subject}-{kind}".lower()).strip("-")
     return re.sub(r"-{2,}", "-", slug)
+
+
+def report_artifacts_of(folder: Path) -> ReportArtifacts:
+    """The Prefect artifacts' contents for the report in ``folder`` (read from its metrics.json)."""
+    metrics = json.loads((Path(folder) / "metrics.json").read_text(encoding="utf-8"))
+    return report_artifacts(metrics, Path(folder) / "report.html")
 
 
 def report_artifacts(metrics: Mapping[str, Any], html_path: Path) -> ReportArtifacts:

@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -15,7 +16,7 @@ from sentiment.errors import InputError, LakeError
 from sentiment.lake import Lake
 from sentiment.settings import Settings
 
-__all__ = ["IngestSummary", "failure_detail", "recorded", "sql_quote"]
+__all__ = ["IngestSummary", "failure_detail", "panel_dir", "recorded", "report_dir", "sql_quote"]
 
 log = logging.getLogger(__name__)
 
@@ -107,3 +108,13 @@ class IngestSummary:
 def sql_quote(value: str) -> str:
     """``value`` as the inside of a SQL string literal."""
     return value.replace("'", "''")
+
+
+def report_dir(reports: Path, symbol: str, today: pd.Timestamp) -> Path:
+    """``<reports>/<YYYY-MM-DD>_<symbol with / as ->``."""
+    return Path(reports) / f"{today.strftime('%Y-%m-%d')}_{symbol.replace('/', '-')}"
+
+
+def panel_dir(reports: Path, today: pd.Timestamp) -> Path:
+    """``<reports>/<YYYY-MM-DD>_panel``."""
+    return Path(reports) / f"{today.strftime('%Y-%m-%d')}_panel"

@@ -10,29 +10,30 @@ loggers, as if logged here.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import logging.handlers
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_all_start_methods, get_context
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["in_child_process"]
 
-P = ParamSpec("P")
 R = TypeVar("R")
 # imported once by the fork server, so each child starts with them loaded (forkserver only)
 _PRELOAD = ["sentiment.scoring", "sentiment.steps.ingest", "sentiment.steps.build"]
 
 
-def in_child_process(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+def in_child_process(fn: Callable[..., R] | str, *args: Any, **kwargs: Any) -> R:
     """``fn(*args, **kwargs)`` run in a fresh child process (``fn`` and its arguments and result must pickle).
 
-    In a daemonic process (a Dask worker's, which may not have children, and already is one task's process) it runs
-    here."""
+    ``fn`` may be named ``"package.module:function"``: imported in the child only, so this process never loads
+    that module's imports. In a daemonic process (a Dask worker's, which may not have children, and already is
+    one task's process) it runs here."""
     if multiprocessing.current_process().daemon:
-        return fn(*args, **kwargs)
+        return _call(fn, *args, **kwargs)
     if "forkserver" in get_all_start_methods():
         context = get_context("forkserver")
         context.set_forkserver_preload(_PRELOAD)  # (takes effect if this process has not started its server yet)
@@ -45,10 +46,17 @@ def in_child_process(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R
         with ProcessPoolExecutor(
             max_workers=1, mp_context=context, initializer=_log_to, initargs=(records, _level())
         ) as pool:
-            return pool.submit(fn, *args, **kwargs).result()
+            return pool.submit(_call, fn, *args, **kwargs).result()
     finally:
         listener.stop()
         records.close()
+
+
+def _call(fn: Callable[..., R] | str, *args: Any, **kwargs: Any) -> R:
+    if isinstance(fn, str):
+        module, _, name = fn.partition(":")
+        fn = getattr(importlib.import_module(module), name)
+    return fn(*args, **kwargs)
 
 
 def _level() -> int:

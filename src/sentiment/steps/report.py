@@ -10,12 +10,12 @@ import pandas as pd
 from sentiment.analysis.suite import add_model_features, analyse_weekly
 from sentiment.errors import AnalysisError
 from sentiment.lake import AsOf, Lake
-from sentiment.report.artifacts import ReportArtifacts, report_artifacts
+from sentiment.report.artifacts import report_artifacts_of
 from sentiment.report.index import write_index
 from sentiment.report.render import write_report
 from sentiment.scoring.coverage import language_coverage
 from sentiment.settings import Settings
-from sentiment.steps.common import recorded, sql_quote
+from sentiment.steps.common import panel_dir, recorded, report_dir, sql_quote
 
 __all__ = [
     "REPORT_TABLES",
@@ -249,19 +249,3 @@ def sentiment_coverage(
         for r in chats.itertuples()
     ]
     return out
-
-
-def report_artifacts_of(folder: Path) -> ReportArtifacts:
-    """The Prefect artifacts' contents for the report in ``folder`` (read from its metrics.json)."""
-    metrics = json.loads((Path(folder) / "metrics.json").read_text(encoding="utf-8"))
-    return report_artifacts(metrics, Path(folder) / "report.html")
-
-
-def report_dir(reports: Path, symbol: str, today: pd.Timestamp) -> Path:
-    """``<reports>/<YYYY-MM-DD>_<symbol with / as ->``."""
-    return Path(reports) / f"{today.strftime('%Y-%m-%d')}_{symbol.replace('/', '-')}"
-
-
-def panel_dir(reports: Path, today: pd.Timestamp) -> Path:
-    """``<reports>/<YYYY-MM-DD>_panel``."""
-    return Path(reports) / f"{today.strftime('%Y-%m-%d')}_panel"
