@@ -78,7 +78,7 @@ _FEATURE_INPUT = (
 )
 _STR = pd.StringDtype(na_value=float("nan"))  # what DataFrame reads of the lake give strings
 _STRINGS = {pa.string(): _STR, pa.large_string(): _STR, pa.string_view(): _STR}
-FEATURE_CHUNK_ROWS = 50000  # messages turned into feature rows at a time
+FEATURE_CHUNK_ROWS = 50_000  # messages turned into feature rows at a time
 FEATURE_JOIN_ROWS = 250_000  # messages joined with their scores per pass
 
 
