@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sentiment.errors import ParseError
 from sentiment.lake import Lake
 from sentiment.settings import Settings, load_settings
 from sentiment.steps import ingest as ingest_step
@@ -111,3 +112,19 @@ def test_a_small_ingest_starts_no_worker(tmp_path: Path) -> None:
     summary = ingest_step.ingest_chats(settings, [_export(tmp_path / "a.json", range(1, 31))], now=NOW, score=True)
     assert (summary.rows_scored, summary.scored_all) == (0, False)
     assert score_step.score_new_messages(settings, now=NOW) > 0
+
+
+@pytest.mark.usefixtures("ahead_from_the_first_row")
+def test_a_bad_export_after_scoring_started_leaves_nothing(tmp_path: Path) -> None:
+    """Scoring ahead has started on the first export when the second one turns out truncated: the ingest fails as
+    before, with neither messages nor scores written and nothing left in the staging folder."""
+    settings = _settings(tmp_path / "lake")
+    good = _export(tmp_path / "a.json", range(1, 61))
+    broken = tmp_path / "b.json"
+    broken.write_text(_export(tmp_path / "whole.json", range(100, 160)).read_text()[:-300])
+    with pytest.raises(ParseError) as caught:
+        ingest_step.ingest_chats(settings, [good, broken], now=NOW, score=True)
+    assert "b.json" in str(caught.value)
+    lake = Lake(tmp_path / "lake")
+    assert lake.count("messages_raw") == 0 and lake.count("scores") == 0
+    assert not any((tmp_path / "lake" / ".staging").iterdir())
