@@ -113,3 +113,20 @@ def test_feature_cache_keys_follow_the_communities_table(tmp_path: Path) -> None
     }
     Lake(settings.lake).append("communities", pd.DataFrame([row]))
     assert all(key(ctx, params) != old for key, old in zip(keys, before, strict=True))
+
+
+def test_a_lake_rebuilt_at_the_same_path_gets_new_keys(tmp_path: Path) -> None:
+    """A table deleted and written again reaches the same Delta version with other rows: the keys of the tasks
+    that read the whole table (by version) must not serve the old lake's cached results."""
+    import shutil
+
+    settings = load_settings(lake=tmp_path / "lake")
+    key = orchestration.partition_cache_key(scores=())
+    ctx = SimpleNamespace(task=SimpleNamespace(name="community-features"))
+    Lake(settings.lake).append("scores", _scores("telegram", "c1", ["1"]))
+    first = key(ctx, {"settings": settings})
+    assert key(ctx, {"settings": settings}) == first
+    shutil.rmtree(tmp_path / "lake")
+    Lake(settings.lake).append("scores", _scores("telegram", "c2", ["9"]))
+    assert Lake(settings.lake).version("scores") is not None
+    assert key(ctx, {"settings": settings}) != first

@@ -131,10 +131,11 @@ def partition_cache_key(ignore: Sequence[str] = ("now",), **tables: Sequence[str
     ``tables`` maps a table to the leading partition columns the task pins, each taken from the task's parameter
     of that name or else from its settings (``messages=("platform", "chat_id")``, ``prices=("exchange",)``).
     The key hashes the task name, its scalar parameters (not ``ignore``, nor frames: those derive from the lake),
-    the settings that shape the result, and per table: its Delta version when nothing is pinned, else the data
-    files the current version lists in the pinned partition (names from the Delta log: immutable, unique per
-    write, so a commit elsewhere in the table leaves the key alone; nothing is stat'ed, local or S3). Outputs are
-    not in the key (writing them would invalidate it): :func:`submit_per_symbol` recomputes when one is missing.
+    the settings that shape the result, and per table: its Delta version and table id when nothing is pinned (a
+    table created again gets a new id), else the data files the current version lists in the pinned partition
+    (names from the Delta log: immutable, unique per write, so a commit elsewhere in the table leaves the key alone;
+    nothing is stat'ed, local or S3). Outputs are not in the key (writing them would invalidate it):
+    :func:`submit_per_symbol` recomputes when one is missing.
     """
 
     def key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
@@ -151,7 +152,9 @@ def partition_cache_key(ignore: Sequence[str] = ("now",), **tables: Sequence[str
                 files = [str(f).removeprefix(root) for f in lake.partition_files(table, values)]
                 state.append([table, files])
             else:
-                state.append([table, lake.version(table)])
+                # the version and the table's identity: a table deleted and written again (a lake rebuilt at the
+                # same path) reaches the same versions with other rows
+                state.append([table, lake.version(table), lake.table_id(table)])
         scalars = {
             name: _scalar(value)
             for name, value in sorted(parameters.items())

@@ -98,6 +98,12 @@ class Lake:
         dt = self.snapshot(table, as_of)
         return None if dt is None else int(dt.version())
 
+    def table_id(self, table: str) -> str | None:
+        """The Delta table's id (a UUID written when it was created; a table created again gets a new one), or
+        None if it does not exist."""
+        dt = self.snapshot(table)
+        return None if dt is None else str(dt.metadata().id)
+
     def versions(self, names: Sequence[str] | None = None, as_of: AsOf = None) -> dict[str, int | None]:
         """The version of each table (every declared table by default)."""
         return {t: self.version(t, as_of) for t in (names or schemas.TABLES)}
