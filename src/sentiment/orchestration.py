@@ -154,7 +154,8 @@ def partition_cache_key(ignore: Sequence[str] = ("now",), **tables: Sequence[str
             else:
                 # the version and the table's identity: a table deleted and written again (a lake rebuilt at the
                 # same path) reaches the same versions with other rows
-                state.append([table, lake.version(table), lake.table_id(table)])
+                dt = lake.snapshot(table)
+                state.append([table, None if dt is None else (int(dt.version()), str(dt.metadata().id))])
         scalars = {
             name: _scalar(value)
             for name, value in sorted(parameters.items())

@@ -98,12 +98,6 @@ class Lake:
         dt = self.snapshot(table, as_of)
         return None if dt is None else int(dt.version())
 
-    def table_id(self, table: str) -> str | None:
-        """The Delta table's id (a UUID written when it was created; a table created again gets a new one), or
-        None if it does not exist."""
-        dt = self.snapshot(table)
-        return None if dt is None else str(dt.metadata().id)
-
     def versions(self, names: Sequence[str] | None = None, as_of: AsOf = None) -> dict[str, int | None]:
         """The version of each table (every declared table by default)."""
         return {t: self.version(t, as_of) for t in (names or schemas.TABLES)}
@@ -205,7 +199,8 @@ class Lake:
             if within is not None and not dt.file_uris():
                 # Rows of distinct keys (``within``) into an empty table: no key check needed, and no DuckDB
                 # hash table over every staged key (~200 MB per million rows, kept by its allocator).
-                keep = np.intersect1d(tables.staged_positions(files), within, assume_unique=True)
+                positions = np.sort(staged.to_table(columns=[SEQ]).column(SEQ).to_numpy())
+                keep = np.intersect1d(positions, within, assume_unique=True)
             else:
                 with _duck() as con:
                     con.register("__staged", staged)

@@ -296,15 +296,6 @@ def write_staged(rows: pa.Table | pa.RecordBatchReader, path: Path, table: str) 
                 writer.write_batch(batch)
 
 
-def staged_positions(paths: Sequence[str | Path]) -> np.ndarray:
-    """The ``__seq`` values of staged Arrow files (that column only, memory-mapped), sorted."""
-    parts = [np.empty(0, dtype=np.int64)]
-    for path in paths:
-        with pa.memory_map(str(path)) as source:
-            parts.append(pa.ipc.open_file(source).read_all().column(SEQ).to_numpy())
-    return np.sort(np.concatenate(parts))
-
-
 def reader_of(paths: Sequence[str | Path], table: str, keep: np.ndarray) -> pa.RecordBatchReader:
     """The rows of staged Arrow files whose ``__seq`` is in ``keep`` (sorted), streamed in the declared schema, one
     file at a time."""

@@ -68,10 +68,10 @@ class ScoreAhead:
         self.now = now
         self.scorer = make_scorer(settings)
         self.facts = make_facts(settings)
-        workers = max(1, (os.cpu_count() or 1) - 1)  # the caller keeps one core parsing
+        cores = os.cpu_count() or 1
+        self.workers = max(1, cores - 1)  # the caller keeps one core parsing
         # worth it only when the worker runs beside the parsing process, on a core of its own
-        self.enabled = enabled and self.scorer.parallel and (os.cpu_count() or 1) >= 2
-        self.workers = workers
+        self.enabled = enabled and self.scorer.parallel and cores >= 2
         self._stack = ExitStack()
         self._pool: ProcessPoolExecutor | None = None
         self._stage_dir: Path | None = None
