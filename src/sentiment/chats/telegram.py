@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ from sentiment.chats.encoding import CheckedUtf8Reader
 from sentiment.chats.records import RAW_COLUMNS, Rejects, decode_error, name_chat_id, raw_frame
 from sentiment.chats.textio import ContentKeys
 from sentiment.errors import ParseError
+from sentiment.workers import can_start_workers, worker_context
 
 __all__ = ["iter_telegram_batches", "read_telegram_export"]
 
@@ -66,11 +71,14 @@ def iter_telegram_batches(
     batch_rows: int = 20_000,
     rejects: Rejects | None = None,
     progress: Progress | None = None,
+    pool: Executor | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The records of a Telegram export as raw frames of about ``batch_rows`` rows, streamed with ijson.
 
     Memory stays bounded by the batch size whatever the file size. ``progress(bytes_read, total)`` is called per
     batch. With ``rejects`` a bad message is appended there (record, raw JSON, reason) instead of failing.
+    A single-chat export in Telegram Desktop's layout is read by the fast path; from PARALLEL_BYTES on (or with
+    ``pool``) its chunks are decoded in worker processes.
     """
     path = Path(path)
     done = 0  # message records the fast path has yielded; ijson reads the rest
@@ -79,16 +87,17 @@ def iter_telegram_batches(
 
         pending: list[pd.DataFrame] = []
         try:
-            for frame, _records, read, total in _fast_frames(path, tz, rejects):
-                pending.append(frame)
-                if sum(map(len, pending)) >= batch_rows:
-                    whole = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
-                    cut = len(whole) - len(whole) % batch_rows
-                    for start in range(0, cut, batch_rows):
-                        yield whole.iloc[start : start + batch_rows].reset_index(drop=True)
-                    pending = [whole.iloc[cut:].reset_index(drop=True)] if cut < len(whole) else []
-                    if progress is not None:
-                        progress(read, total)
+            with _parse_pool(path, pool) as workers:
+                for frame, _records, read, total in _fast_frames(path, tz, rejects, workers):
+                    pending.append(frame)
+                    if sum(map(len, pending)) >= batch_rows:
+                        whole = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+                        cut = len(whole) - len(whole) % batch_rows
+                        for start in range(0, cut, batch_rows):
+                            yield whole.iloc[start : start + batch_rows].reset_index(drop=True)
+                        pending = [whole.iloc[cut:].reset_index(drop=True)] if cut < len(whole) else []
+                        if progress is not None:
+                            progress(read, total)
             if pending:
                 yield pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
             if progress is not None:
@@ -136,13 +145,66 @@ class _RejectsAfter(list):  # type: ignore[type-arg]
             self._target.append(item)
 
 
-def _fast_frames(path: Path, tz: tzinfo, rejects: Rejects | None) -> Iterator[tuple[pd.DataFrame, int, int, int]]:
+# Exports from this size are decoded in worker processes (one per core) while this process stages the rows: below
+# it, starting the workers costs more than it saves.
+PARALLEL_BYTES = 64 << 20
+_IN_FLIGHT = 3  # chunks queued per parse worker: keeps each busy, bounds what waits (a few MB each)
+
+
+@contextmanager
+def _parse_pool(path: Path, pool: Executor | None) -> Iterator[tuple[Executor, int] | None]:
+    """(pool, chunks in flight) to decode ``path``'s chunks in, or None to decode them here."""
+    cores = os.cpu_count() or 1
+    if pool is not None:
+        yield pool, _IN_FLIGHT * max(2, cores)
+        return
+    if path.stat().st_size < PARALLEL_BYTES or cores < 2 or not can_start_workers():
+        yield None
+        return
+    started = ProcessPoolExecutor(max_workers=cores, mp_context=worker_context())
+    try:
+        yield started, _IN_FLIGHT * cores
+    finally:
+        started.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class _Rules:
+    """This module's way of reading records, for the fast path (pickled to its parse workers)."""
+
+    path: Path
+    tz: tzinfo
+
+    def base(self, meta: dict[str, Any]) -> dict[str, Any]:
+        return _chat_base(self.path, meta)
+
+    def general(self, chat: dict[str, Any], record: int, msg: Any, sink: Rejects | None) -> list[tuple[Any, ...]]:
+        rows = _guarded(self.path, chat, record, msg, self.tz, sink)
+        return [tuple(full.get(c) for c in RAW_COLUMNS) for full in rows]
+
+    def plain(
+        self, head: tuple[Any, ...], tail: tuple[Any, ...], private: bool, record: int, msg: Any
+    ) -> tuple[Any, ...] | None:
+        return _plain_row(head, tail, private, record, msg)
+
+    # A zone that notes its use (the ingest's WallTimeZone) learns of a use in a worker's copy of it.
+    def zone_used(self) -> bool:
+        return bool(getattr(self.tz, "used", False))
+
+    def note_zone_used(self) -> None:
+        if hasattr(self.tz, "used"):
+            self.tz.used = True
+
+
+def _fast_frames(
+    path: Path, tz: tzinfo, rejects: Rejects | None, workers: tuple[Executor, int] | None = None
+) -> Iterator[tuple[pd.DataFrame, int, int, int]]:
     from sentiment.chats import telegram_fast
 
-    def general(base: dict[str, Any], record: int, msg: Any, sink: Rejects | None) -> list[tuple[Any, ...]]:
-        return [tuple(full.get(c) for c in RAW_COLUMNS) for full in _guarded(path, base, record, msg, tz, sink)]
-
-    return telegram_fast.iter_fast_frames(path, tz, lambda meta: _chat_base(path, meta), general, _plain_row, rejects)
+    rules = _Rules(path, tz)
+    if workers is None:
+        return telegram_fast.iter_fast_frames(path, rules, rejects)
+    return telegram_fast.iter_fast_frames(path, rules, rejects, pool=workers[0], in_flight=workers[1])
 
 
 def _stream_rows(

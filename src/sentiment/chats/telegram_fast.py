@@ -10,18 +10,27 @@ beyond 64 bits, invalid UTF-8 or JSON) raises ``Unexpected`` with the number of 
 caller reads the rest with ijson (which also words any error). The typed structs bound the nesting depth far
 below ijson's limit and reject what yajl rejects (integers beyond 64 bits, floats out of range), so a file read
 here is one the ijson path reads the same way.
+
+With a pool of worker processes (big exports, see ``telegram.PARALLEL_BYTES``) this process only cuts the chunks
+and the workers decode and build them, several at once; the frames come back in file order. A chunk's first record
+number is known before it is decoded: items are counted by the lines that start them, and the worker checks the
+count. Records without an id get content ids that count repeats across the whole file, so from the first chunk
+holding one the chunks are read here, in order.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import logging
+import pickle
 import re
-from collections.abc import Callable, Iterator
-from datetime import tzinfo
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import BrokenExecutor, Executor, Future
 from operator import attrgetter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO, Protocol
 
 import msgspec
 import pandas as pd
@@ -29,7 +38,9 @@ import pandas as pd
 from sentiment.chats.records import RAW_COLUMNS, Rejects, raw_columns_frame
 from sentiment.chats.telegram import _MAX_SECONDS, _MEDIA_KEYS, _MEDIA_TYPES, _text
 
-__all__ = ["Unexpected", "iter_fast_frames"]
+__all__ = ["Rules", "Unexpected", "iter_fast_frames"]
+
+log = logging.getLogger(__name__)
 
 # Chunks of about this many bytes (whole items): memory stays bounded whatever the file size.
 CHUNK_BYTES = 2 << 20
@@ -42,6 +53,9 @@ class Unexpected(Exception):
     def __init__(self, records: int, why: str) -> None:
         super().__init__(why)
         self.records = records
+
+    def __reduce__(self) -> tuple[Any, ...]:  # raised in parse workers: comes back with its record count
+        return (Unexpected, (self.records, str(self)))
 
 
 # Bounded JSON values: integers within 64 bits (yajl's range), nesting at most 5 levels below a message key.
@@ -187,21 +201,40 @@ def _head(path: Path, data: bytes) -> tuple[dict[str, Any], int, bytes] | None:
     return root, found.end(), item[1]
 
 
+class Rules(Protocol):
+    """How records become rows, the way the ijson path reads them; sent to parse workers, so it must pickle."""
+
+    def base(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """The chat's base row from the root keys (name, id, type)."""
+        ...
+
+    def general(self, chat: dict[str, Any], record: int, msg: Any, sink: Rejects | None) -> list[tuple[Any, ...]]:
+        """The rows of one message record (checks, service messages, rejects)."""
+        ...
+
+    def plain(
+        self, head: tuple[Any, ...], tail: tuple[Any, ...], private: bool, record: int, msg: Any
+    ) -> tuple[Any, ...] | None:
+        """The fast row of a plain message, or None (used only to re-check a chunk whose columnar build failed)."""
+        ...
+
+    def zone_used(self) -> bool:
+        """Whether a time without an offset was read in the configured zone (by this copy)."""
+        ...
+
+    def note_zone_used(self) -> None:
+        """Record that a worker's copy read a time in the configured zone."""
+        ...
+
+
 def iter_fast_frames(
-    path: Path,
-    tz: tzinfo,
-    base: Callable[[dict[str, Any]], dict[str, Any]],
-    general: Callable[[dict[str, Any], int, Any, Rejects | None], list[tuple[Any, ...]]],
-    plain: Callable[[tuple[Any, ...], tuple[Any, ...], bool, int, Any], tuple[Any, ...] | None],
-    rejects: Rejects | None,
+    path: Path, rules: Rules, rejects: Rejects | None, *, pool: Executor | None = None, in_flight: int = 4
 ) -> Iterator[tuple[pd.DataFrame, int, int, int]]:
     """(raw frame, records so far, bytes read, file size) per chunk; Unexpected when ijson must take over.
 
-    ``base`` makes the chat's base row from the root keys, ``general`` the rows of one message record the way
-    the ijson path does (checks, service messages, rejects), ``plain`` the ijson path's fast row of a plain
-    message (used only to re-check a chunk whose columnar build failed).
+    With ``pool`` the chunks are decoded and built in its worker processes, up to ``in_flight`` chunks at once,
+    and yielded in file order; the rows, rejects and errors are the same as in this process.
     """
-    records = 0
     with path.open("rb") as fh:
         total = fh.seek(0, 2)
         fh.seek(0)
@@ -211,54 +244,160 @@ def iter_fast_frames(
             raise Unexpected(0, "layout")
         root, start, indent = found
         meta = {k: root[k] for k in ("name", "id", "type") if k in root}
-        chat = base(meta)
-        cut_at = b"\n" + indent + b"{"
-        # The buffer always starts with "[": a chunk's closing "]" is written over its trailing comma, so each
-        # chunk is decoded in place as one JSON array (no copy of the chunk).
-        buf = bytearray(b"[") + data[start:]
-        done = len(data)
-        eof = False
-        while True:
-            if not eof and len(buf) < CHUNK_BYTES:
-                more = fh.read(CHUNK_BYTES)
-                done += len(more)
-                eof = not more
-                buf += more
-                continue
-            if eof:
-                rest = buf.rstrip(_WS)
-                if not rest.endswith(b"}"):
-                    raise Unexpected(records, "trailer")
-                whole = rest[:-1].rstrip(_WS)  # "[" + the last items + "]"
-                if not whole.endswith(b"]"):
-                    raise Unexpected(records, "trailer")
-                frame, count = _chunk_frame(chat, records, whole, general, plain, rejects)
-                records += count
-                yield frame, records, total, total
-                return
-            cut = buf.rfind(cut_at)
-            if cut <= 0:
-                if len(buf) > 16 * CHUNK_BYTES:
-                    raise Unexpected(records, "no item boundary")
-                more = fh.read(CHUNK_BYTES)
-                done += len(more)
-                eof = not more
-                buf += more
-                continue
-            end = cut
-            while buf[end - 1] in _WS:
-                end -= 1
-            if buf[end - 1] != _COMMA:
-                raise Unexpected(records, "separator")
-            buf[end - 1] = _CLOSE
-            with memoryview(buf) as view, view[:end] as piece:
-                frame, count = _chunk_frame(chat, records, piece, general, plain, rejects)
-            records += count
-            yield frame, records, min(done, total), total
-            buf = bytearray(b"[") + buf[cut + 1 :]
+        chat = rules.base(meta)
+        pieces = _pieces(fh, data, start, b"\n" + indent + b"{", total)
+        if pool is None:
+            records = 0
+            try:
+                for piece, read in pieces:
+                    frame, count = _chunk_frame(chat, records, piece, rules, rejects)
+                    records += count
+                    yield frame, records, read, total
+            except _Cut as exc:
+                raise Unexpected(records, str(exc)) from None
+        else:
+            yield from _in_workers(chat, pieces, b"\n" + indent + b"{", total, rules, rejects, pool, in_flight)
+
+
+class _Cut(Exception):
+    """The items cannot be cut at line boundaries (the layout breaks off)."""
+
+
+class _InOrder(Exception):
+    """A chunk holds a record without an id: its content id counts repeats across the file, so the chunks from
+    this one on are read in this process, in order."""
+
+
+def _pieces(fh: BinaryIO, data: bytes, start: int, cut_at: bytes, total: int) -> Iterator[tuple[Any, int]]:
+    """The message items as pieces ``[item, item, ...]`` of about CHUNK_BYTES, cut at lines starting an item, with
+    the bytes read so far; _Cut when the layout breaks off. A piece is a view valid until the next is asked for.
+
+    The buffer always starts with "[": a piece's closing "]" is written over its trailing comma, so each piece is
+    decoded in place as one JSON array (no copy)."""
+    buf = bytearray(b"[") + data[start:]
+    done = len(data)
+    eof = False
+    while True:
+        if not eof and len(buf) < CHUNK_BYTES:
+            more = fh.read(CHUNK_BYTES)
+            done += len(more)
+            eof = not more
+            buf += more
+            continue
+        if eof:
+            rest = buf.rstrip(_WS)
+            if not rest.endswith(b"}"):
+                raise _Cut("trailer")
+            whole = rest[:-1].rstrip(_WS)  # "[" + the last items + "]"
+            if not whole.endswith(b"]"):
+                raise _Cut("trailer")
+            yield whole, total
+            return
+        cut = buf.rfind(cut_at)
+        if cut <= 0:
+            if len(buf) > 16 * CHUNK_BYTES:
+                raise _Cut("no item boundary")
+            more = fh.read(CHUNK_BYTES)
+            done += len(more)
+            eof = not more
+            buf += more
+            continue
+        end = cut
+        while buf[end - 1] in _WS:
+            end -= 1
+        if buf[end - 1] != _COMMA:
+            raise _Cut("separator")
+        buf[end - 1] = _CLOSE
+        with memoryview(buf) as view, view[:end] as piece:
+            yield piece, min(done, total)
+        buf = bytearray(b"[") + buf[cut + 1 :]
 
 
 _COMMA, _CLOSE = ord(","), ord("]")
+
+
+def _in_workers(
+    chat: dict[str, Any],
+    pieces: Iterator[tuple[Any, int]],
+    cut_at: bytes,
+    total: int,
+    rules: Rules,
+    rejects: Rejects | None,
+    pool: Executor,
+    in_flight: int,
+) -> Iterator[tuple[pd.DataFrame, int, int, int]]:
+    """The chunks decoded in ``pool``'s workers, yielded in order. Each chunk's first record number is known
+    before it is decoded (items are counted by the lines that start them; a worker checks the count), so the
+    workers number records as this process would. After a record without an id (see _InOrder) or a failed pool,
+    the chunks from there on are read here, in order, as without a pool."""
+    waiting: deque[tuple[Future[Any] | None, int, bytes, int]] = deque()
+    records = 0  # records yielded so far
+    counted = 0  # records in the chunks submitted so far (by their item lines)
+    here = False  # read in this process from now on
+
+    def settle() -> tuple[pd.DataFrame, int, int, int]:
+        nonlocal records, here
+        future, first, piece, read = waiting.popleft()
+        if not here and future is not None:
+            try:
+                frame, count, local, used = future.result()
+            except (_InOrder, BrokenExecutor, OSError, pickle.PicklingError) as exc:
+                if not isinstance(exc, _InOrder):
+                    log.warning("%s: parse workers failed (%s); reading here", chat["source_file"], exc)
+                here = True
+                for other, *_ in waiting:
+                    if other is not None:
+                        other.cancel()
+            else:
+                if first != records:  # pragma: no cover - every earlier chunk's count was checked
+                    raise AssertionError(f"chunk numbered from {first}, {records} records read")
+                if used:
+                    rules.note_zone_used()
+                if rejects is not None and local:
+                    rejects.extend(local)
+                records += count
+                return frame, records, read, total
+        frame, count = _chunk_frame(chat, records, piece, rules, rejects)
+        records += count
+        return frame, records, read, total
+
+    cut: str | None = None
+    try:
+        try:
+            for view, read in pieces:
+                piece = bytes(view)
+                count = piece.count(cut_at) + 1
+                job = None
+                if not here:
+                    try:
+                        job = pool.submit(_chunk_job, chat, counted, piece, count, rules, rejects is not None)
+                    except (BrokenExecutor, RuntimeError) as exc:  # broken, or shut down
+                        log.warning("%s: parse workers unavailable (%s); reading here", chat["source_file"], exc)
+                        here = True
+                waiting.append((job, counted, piece, read))
+                counted += count
+                while len(waiting) > in_flight:
+                    yield settle()
+        except _Cut as exc:
+            cut = str(exc)
+        while waiting:
+            yield settle()
+    finally:
+        for future, *_ in waiting:
+            if future is not None:
+                future.cancel()
+    if cut is not None:
+        raise Unexpected(records, cut)
+
+
+def _chunk_job(
+    chat: dict[str, Any], before: int, piece: bytes, count: int, rules: Rules, keep_rejects: bool
+) -> tuple[pd.DataFrame, int, Rejects | None, bool]:
+    """In a parse worker: the raw frame of one chunk of ``count`` items (Unexpected if it holds another number),
+    the records read, their rejects, and whether a time was read in the configured zone."""
+    local: Rejects | None = [] if keep_rejects else None
+    frame, read = _chunk_frame(chat, before, piece, rules, local, expect=count)
+    return frame, read, local, rules.zone_used()
 
 
 def _scalar(value: Any) -> bool:
@@ -269,9 +408,10 @@ def _chunk_frame(
     chat: dict[str, Any],
     before: int,
     piece: bytes | bytearray | memoryview,
-    general: Callable[[dict[str, Any], int, Any, Rejects | None], list[tuple[Any, ...]]],
-    plain: Callable[[tuple[Any, ...], tuple[Any, ...], bool, int, Any], tuple[Any, ...] | None],
+    rules: Rules,
     rejects: Rejects | None,
+    *,
+    expect: int | None = None,
 ) -> tuple[pd.DataFrame, int]:
     enabled = gc.isenabled()
     gc.disable()  # millions of small containers: the cyclic collector would rescan them all for nothing
@@ -282,6 +422,11 @@ def _chunk_frame(
             raise Unexpected(before, str(exc)) from exc
         if not items:
             raise Unexpected(before, "empty chunk")  # a trailing comma before the list's end
+        if expect is not None:
+            if len(items) != expect:
+                raise Unexpected(before, "items do not start lines")
+            if any(m.id is None for m in items):
+                raise _InOrder
         first = before + 1
         try:
             columns, special = _columns(chat, first, items)
@@ -301,7 +446,7 @@ def _chunk_frame(
             record = first + i
             row = None
             try:
-                row = plain(head, tail, private, record, msg)
+                row = rules.plain(head, tail, private, record, msg)
             except (TypeError, ValueError, AttributeError):
                 row = None
             if row is not None:
@@ -309,14 +454,14 @@ def _chunk_frame(
                 continue
             if local is not None:
                 mark = len(local)
-                extra.append((i, general(chat, record, msg, local)))
+                extra.append((i, rules.general(chat, record, msg, local)))
                 if len(local) > mark:
                     # The reject keeps the record's raw JSON: decode the chunk without the structs once.
                     raw = raw if raw is not None else msgspec.json.decode(piece)
                     number, _, reason = local[-1]
                     local[-1] = (number, json.dumps(raw[i], ensure_ascii=False, default=str), reason)
             else:
-                extra.append((i, general(chat, record, msg, None)))
+                extra.append((i, rules.general(chat, record, msg, None)))
         merged, rows = _merge(columns, len(items) - len(special), extra)
         if rejects is not None and local:
             rejects.extend(local)

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -287,13 +286,10 @@ def _ready() -> None:
 
 def _start_pool(scorer: BaseScorer, facts: MessageFacts | None, workers: int) -> ProcessPoolExecutor:
     """Worker processes that build their analyzers while the caller is still finding the distinct texts."""
-    if "forkserver" in _start_methods():
-        context = get_context("forkserver")
-        # Workers fork from a server that imported this package once, rather than each importing it (~1 s).
-        # (Takes effect when this process starts its fork server, i.e. on its first pool.)
-        context.set_forkserver_preload(["sentiment.scoring", type(scorer).__module__])
-    else:
-        context = get_context("spawn")
+    from sentiment.workers import worker_context
+
+    # Workers fork from a server that imported this package once, rather than each importing it (~1 s).
+    context = worker_context(type(scorer).__module__)
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(scorer, facts)
     )
@@ -331,12 +327,6 @@ def _analyse_in_pool(
         parts.append(columns)
         worker_cpu += cpu
     return {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}, worker_cpu
-
-
-def _start_methods() -> list[str]:
-    from multiprocessing import get_all_start_methods
-
-    return get_all_start_methods()
 
 
 def analyse_texts(

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -114,6 +115,9 @@ class WallTimeZone(tzinfo):
 
     def __repr__(self) -> str:
         return self.name
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a reader's parse workers get a copy; ``used`` comes back by value
+        return (WallTimeZone, (self.zone, self.name))
 
 
 @recorded("ingest-chats")

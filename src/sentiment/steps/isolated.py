@@ -16,8 +16,9 @@ import logging.handlers
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_all_start_methods, get_context
 from typing import Any, TypeVar
+
+from sentiment.workers import worker_context
 
 __all__ = ["in_child_process"]
 
@@ -34,11 +35,7 @@ def in_child_process(fn: Callable[..., R] | str, *args: Any, **kwargs: Any) -> R
     one task's process) it runs here."""
     if multiprocessing.current_process().daemon:
         return _call(fn, *args, **kwargs)
-    if "forkserver" in get_all_start_methods():
-        context = get_context("forkserver")
-        context.set_forkserver_preload(_PRELOAD)  # (takes effect if this process has not started its server yet)
-    else:
-        context = get_context("spawn")
+    context = worker_context(*_PRELOAD)  # (the preload takes effect if this process has not started its server yet)
     records: multiprocessing.queues.Queue[logging.LogRecord] = context.Queue()
     listener = logging.handlers.QueueListener(records, _HandledHere())
     listener.start()

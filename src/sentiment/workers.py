@@ -1,0 +1,29 @@
+"""The process context of the package's worker pools (parsing and scoring workers): one fork server per process,
+preloaded once with what those workers run, so each worker starts without importing anything."""
+
+from __future__ import annotations
+
+import multiprocessing
+from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.context import BaseContext
+
+__all__ = ["PRELOAD", "can_start_workers", "worker_context"]
+
+# What parse and score workers import. A process has one fork server, started by its first pool with the preload
+# set at that time, so every pool of the package asks for the same list (plus what it alone needs).
+PRELOAD = ("sentiment.scoring", "sentiment.scoring.hybrid", "sentiment.chats.telegram_fast")
+
+
+def worker_context(*also: str) -> BaseContext:
+    """The forkserver context preloaded with :data:`PRELOAD` and ``also`` (spawn where there is no fork server)."""
+    if "forkserver" not in get_all_start_methods():
+        return get_context("spawn")
+    context = get_context("forkserver")
+    # takes effect when this process starts its fork server, i.e. with its first pool
+    context.set_forkserver_preload(list(dict.fromkeys((*PRELOAD, *also))))
+    return context
+
+
+def can_start_workers() -> bool:
+    """Whether this process may have worker processes (a daemonic one, e.g. a Dask worker's, may not)."""
+    return not multiprocessing.current_process().daemon
