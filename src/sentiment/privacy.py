@@ -62,31 +62,40 @@ def pseudonym(key: bytes, platform: str, raw: str) -> str:
     return hmac.digest(key, f"{platform}:{raw}".encode(), "sha256").hex()[:16]
 
 
-# Pseudonyms already computed in this process: a big export's batches repeat the same few thousand senders.
-_MEMO: dict[tuple[bytes, str, str], str] = {}
+# Pseudonyms already computed in this process, per (key, platform): a big export's batches repeat the same few
+# thousand senders.
+_MEMO: dict[tuple[bytes, str], dict[str, str]] = {}
 _MEMO_MAX = 100_000
 
 
-def _memo_pseudonym(key: bytes, platform: str, raw: str) -> str:
-    found = _MEMO.get((key, platform, raw))
-    if found is None:
-        if len(_MEMO) >= _MEMO_MAX:
-            _MEMO.clear()
-        found = _MEMO[(key, platform, raw)] = pseudonym(key, platform, raw)
-    return found
+def _memo_pseudonyms(key: bytes, platform: str, raws: list[str]) -> list[str]:
+    memo = _MEMO.setdefault((key, platform), {})
+    if len(memo) + len(raws) > _MEMO_MAX:
+        memo.clear()
+    get = memo.get
+    out = []
+    for raw in raws:
+        found = get(raw)
+        if found is None:
+            found = memo[raw] = pseudonym(key, platform, raw)
+        out.append(found)
+    return out
 
 
 def _pseudonymise(key: bytes, platform: pd.Series, raw: pd.Series) -> pd.Series:
+    """Each identity's pseudonym (null stays null), as a string column."""
     # Hash each distinct (platform, identity) once: chats repeat the same few thousand senders.
-    out = np.full(len(raw), None, dtype=object)
-    platforms = platform.to_numpy(dtype=object)
-    for name in pd.unique(platforms):
-        rows = np.flatnonzero(platforms == name)
-        codes, uniques = pd.factorize(raw.iloc[rows], use_na_sentinel=True)
-        # code -1 (null identity) takes the trailing None
-        hashed = np.array([*(_memo_pseudonym(key, str(name), str(u)) for u in uniques), None], dtype=object)
-        out[rows] = hashed[codes]
-    return pd.Series(out, index=raw.index, dtype="object")
+    hashed: list[str | None] = []
+    codes = np.full(len(raw), -1, dtype=np.intp)
+    names = pd.unique(platform)
+    for name in names:
+        rows = slice(None) if len(names) == 1 else np.flatnonzero((platform == name).to_numpy(dtype=bool))
+        found, uniques = pd.factorize(raw.iloc[rows], use_na_sentinel=True)
+        found[found >= 0] += len(hashed)
+        codes[rows] = found
+        hashed.extend(_memo_pseudonyms(key, str(name), [str(u) for u in uniques.tolist()]))
+    hashed.append(None)  # code -1 (a null identity) takes the trailing null
+    return pd.Series(pd.array(hashed, dtype="str").take(codes), index=raw.index)
 
 
 def to_messages(raw: pd.DataFrame, key: bytes, *, keep_names: bool, ingested_at: pd.Timestamp) -> pd.DataFrame:

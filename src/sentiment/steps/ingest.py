@@ -309,6 +309,9 @@ def _chat_pairs(frame: pd.DataFrame) -> set[tuple[str, str]]:
     """The (platform, chat_id) pairs of a messages frame."""
     if frame.empty:
         return set()
+    platforms, chats = frame["platform"].unique(), frame["chat_id"].unique()
+    if len(platforms) == 1 and len(chats) == 1:  # a batch of one chat (nearly always): no pairs to build
+        return {(str(platforms[0]), str(chats[0]))}
     pairs = frame[["platform", "chat_id"]].drop_duplicates()
     return {(str(p), str(c)) for p, c in pairs.itertuples(index=False)}
 
