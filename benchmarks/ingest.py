@@ -4,7 +4,8 @@ Telegram exports, against the naive pipeline a user would write, with speed and 
 Usage: ``PYTHONPATH=src:. python benchmarks/ingest.py [--messages 1000000] [--html-messages 200000] [--skip-run]``.
 
 In one run it prints:
-1. stage profile of the project's ingest in one child process: parse, pseudonymise, stage, dedupe + publish, score;
+1. stage profile of the project's ingest in one child process (a big export's chunks decoded by its parse workers):
+   parse, pseudonymise, stage, dedupe + publish, score;
 2. ``sentiment ingest-chat`` (installed console script) under ``/usr/bin/time -v``: wall time and max RSS;
 3. the naive pipeline (``json.load`` -> ``DataFrame`` -> ``apply(VADER)`` -> ``to_parquet``) the same way, and the
    speed/RSS ratios of 2 against 3;
@@ -339,7 +340,10 @@ def main() -> None:
         peaks = ", ".join(
             f"{k} {stages[f'peak_after_{k}']:,.0f} MB" for k in ("parse_stage", "dedupe_publish", "score")
         )
-        print(f"stage profile (one process): {parts}; peak RSS {stages['peak_rss_mb']:,.0f} MB (so far after {peaks})")
+        print(
+            f"stage profile (stages one after the other; a big export's parse in worker processes): {parts}; "
+            f"peak RSS {stages['peak_rss_mb']:,.0f} MB (so far after {peaks})"
+        )
 
         cli = [str(BIN / "sentiment"), "--lake", str(tmp / "lake-cli"), "ingest-chat", str(export), "--tz", "UTC"]
         ours, ours_rss, _, ours_largest = timed(cli)
