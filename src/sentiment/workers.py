@@ -9,9 +9,10 @@ from multiprocessing.context import BaseContext
 
 __all__ = ["PRELOAD", "can_start_workers", "worker_context"]
 
-# What parse and score workers import. A process has one fork server, started by its first pool with the preload
-# set at that time, so every pool of the package asks for the same list (plus what it alone needs).
-PRELOAD = ("sentiment.scoring", "sentiment.scoring.hybrid", "sentiment.chats.telegram_fast")
+# What every worker of the package imports. A process has one fork server, started by its first pool with the
+# preload set at that time: each pool asks for this list plus what it alone needs (a parse pool: the reader), so a
+# later pool finds the scoring modules loaded, and a scoring-only command does not wait for the readers' imports.
+PRELOAD = ("sentiment.scoring", "sentiment.scoring.hybrid")
 
 
 def worker_context(*also: str) -> BaseContext:

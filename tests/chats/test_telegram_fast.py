@@ -189,7 +189,7 @@ def _one_line_sample(tmp_path_factory: pytest.TempPathFactory) -> None:
 # ---- chunks decoded in worker processes ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def pool() -> Iterator[Executor]:
-    with ProcessPoolExecutor(max_workers=2, mp_context=worker_context()) as workers:
+    with ProcessPoolExecutor(max_workers=2, mp_context=worker_context("sentiment.chats.telegram_fast")) as workers:
         yield workers
 
 

@@ -161,7 +161,7 @@ def _parse_pool(path: Path, pool: Executor | None) -> Iterator[tuple[Executor, i
     if path.stat().st_size < PARALLEL_BYTES or cores < 2 or not can_start_workers():
         yield None
         return
-    started = ProcessPoolExecutor(max_workers=cores, mp_context=worker_context())
+    started = ProcessPoolExecutor(max_workers=cores, mp_context=worker_context("sentiment.chats.telegram_fast"))
     try:
         yield started, _IN_FLIGHT * cores
     finally:
