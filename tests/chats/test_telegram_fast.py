@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
-from datetime import UTC
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +294,26 @@ def test_an_error_in_a_worker_names_the_file_and_record(tmp_path: Path, pool: Ex
     path = _export(tmp_path / "result.json", [*good, bad])
     with pytest.raises(ParseError, match=r"result\.json.*message record 9"):
         list(telegram.iter_telegram_batches(path, UTC, pool=pool))
+
+
+def test_a_job_that_cannot_go_to_the_workers_is_read_here(
+    tmp_path: Path, pool: Executor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A zone that cannot be pickled (a caller's own tzinfo) cannot reach the workers: the chunks are read in this
+    process with it, the same rows as without workers."""
+    monkeypatch.setattr(telegram_fast, "CHUNK_BYTES", 256)
+
+    class Plus8(tzinfo):  # defined here: pickle cannot find it by name
+        def utcoffset(self, dt: datetime | None) -> timedelta:
+            return timedelta(hours=8)
+
+        def dst(self, dt: datetime | None) -> timedelta:
+            return timedelta(0)
+
+    base = {"type": "message", "from": "Ann", "from_id": "user7", "text": "gm"}
+    path = _export(tmp_path / "wall.json", [{**base, "id": i, "date": f"2024-01-02T10:00:{i:02d}"} for i in range(40)])
+    frames = list(telegram.iter_telegram_batches(path, Plus8(), pool=pool))
+    expected = pd.concat(list(telegram.iter_telegram_batches(path, Plus8())), ignore_index=True)
+    pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), expected)
+    assert expected["ts"].iloc[0] == pd.Timestamp("2024-01-02T02:00:00", tz="UTC")
+    assert "parse workers failed" in caplog.text

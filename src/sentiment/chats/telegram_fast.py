@@ -23,7 +23,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import pickle
 import re
 from collections import deque
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ import pandas as pd
 
 from sentiment.chats.records import RAW_COLUMNS, Rejects, raw_columns_frame
 from sentiment.chats.telegram import _MAX_SECONDS, _MEDIA_KEYS, _MEDIA_TYPES, _text
+from sentiment.errors import SentimentError
 
 __all__ = ["Rules", "Unexpected", "iter_fast_frames"]
 
@@ -341,7 +341,9 @@ def _in_workers(
         if not here and future is not None:
             try:
                 frame, count, local, used = future.result()
-            except (_InOrder, BrokenExecutor, OSError, pickle.PicklingError) as exc:
+            except (Unexpected, SentimentError):
+                raise  # what this process would raise too (the ijson path takes over, or the file's error)
+            except Exception as exc:  # a broken pool, or a job that cannot pickle: read here (a bug fails here too)
                 if not isinstance(exc, _InOrder):
                     log.warning("%s: parse workers failed (%s); reading here", chat["source_file"], exc)
                 here = True
