@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
-from sentiment.workers import worker_context
+from sentiment.workers import can_start_workers, worker_context
 
 __all__ = ["in_child_process"]
 
@@ -33,7 +33,7 @@ def in_child_process(fn: Callable[..., R] | str, *args: Any, **kwargs: Any) -> R
     ``fn`` may be named ``"package.module:function"``: imported in the child only, so this process never loads
     that module's imports. In a daemonic process (a Dask worker's, which may not have children, and already is
     one task's process) it runs here."""
-    if multiprocessing.current_process().daemon:
+    if not can_start_workers():
         return _call(fn, *args, **kwargs)
     context = worker_context(*_PRELOAD)  # (the preload takes effect if this process has not started its server yet)
     records: multiprocessing.queues.Queue[logging.LogRecord] = context.Queue()
