@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
@@ -185,3 +186,35 @@ def test_old_files_keep_their_columns_types(tmp_path: Path) -> None:
     got = Lake(tmp_path).read("SELECT chat_id, typeof(chat_id) AS t FROM messages_raw LIMIT 1").iloc[0]
     assert got.tolist() == ["-100123", "VARCHAR"]
     assert pa.types.is_string(pa.schema(Lake(tmp_path).snapshot("messages").schema().to_arrow()).field("chat_id").type)
+
+
+class _Vanishing:
+    """A filesystem whose recursive listing fails ``fails`` times as if an entry vanished mid-walk (a concurrent
+    writer creating the table), then lists the real one."""
+
+    def __init__(self, real: pafs.FileSystem, fails: int) -> None:
+        self.real, self.fails, self.calls = real, fails, 0
+
+    def get_file_info(self, selector: pafs.FileSelector) -> list[pafs.FileInfo]:
+        self.calls += 1
+        if self.calls <= self.fails:
+            raise FileNotFoundError(f"[Errno 2] Cannot list directory '{selector.base_dir}'")
+        return self.real.get_file_info(selector)
+
+
+def test_a_table_being_created_by_another_writer_is_listed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two flow tasks appending to a fresh lake at once: the first write's check for old-format files lists a folder
+    the other is creating, and an entry vanishes mid-listing. The listing is retried (it found Delta files only);
+    an entry that keeps vanishing is a LakeError naming the table."""
+    write_old_format(tmp_path, "prices", _prices(["2024-01-01", "2024-01-02"]))
+    real = legacy._filesystem
+    flaky = _Vanishing(pafs.LocalFileSystem(), fails=2)
+    monkeypatch.setattr(legacy, "_filesystem", lambda loc, table: (flaky, real(loc, table)[1]))
+    found = legacy.find(Lake(tmp_path).location, "prices")
+    assert found is not None and found.data and flaky.calls == 3
+    broken = _Vanishing(pafs.LocalFileSystem(), fails=legacy._LIST_ATTEMPTS)
+    monkeypatch.setattr(legacy, "_filesystem", lambda loc, table: (broken, real(loc, table)[1]))
+    with pytest.raises(LakeError, match="prices: cannot list"):
+        legacy.find(Lake(tmp_path).location, "prices")

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,13 +76,24 @@ class LegacyTable:
                         Path(folder).rmdir()
 
 
+_LIST_ATTEMPTS = 5
+
+
 def find(loc: LakeLocation, table: str) -> LegacyTable | None:
     """The old-format files of ``table``, or None when there are none."""
     filesystem, base = _filesystem(loc, table)
-    try:
-        infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
-    except OSError as exc:
-        raise LakeError(loc.table_uri(table), f"cannot list: {exc}") from exc
+    for attempt in range(_LIST_ATTEMPTS):
+        try:
+            infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+            break
+        except FileNotFoundError as exc:
+            # An entry vanished while listed: another writer is creating the table (two flow tasks appending to
+            # a fresh lake at once, e.g. the prices of two symbols). Its files are Delta's, never old-format ones.
+            if attempt == _LIST_ATTEMPTS - 1:
+                raise LakeError(loc.table_uri(table), f"cannot list: {exc}") from exc
+            time.sleep(0.05 * (attempt + 1))
+        except OSError as exc:
+            raise LakeError(loc.table_uri(table), f"cannot list: {exc}") from exc
     cut = len(base.rstrip("/")) + 1
     listing = sorted(i.path[cut:] for i in infos if i.type == pafs.FileType.File)
     listing = [r for r in listing if not r.startswith("_delta_log/")]
