@@ -201,10 +201,8 @@ def _fast_frames(
 ) -> Iterator[tuple[pd.DataFrame, int, int, int]]:
     from sentiment.chats import telegram_fast
 
-    rules = _Rules(path, tz)
-    if workers is None:
-        return telegram_fast.iter_fast_frames(path, rules, rejects)
-    return telegram_fast.iter_fast_frames(path, rules, rejects, pool=workers[0], in_flight=workers[1])
+    pool, in_flight = workers if workers is not None else (None, 4)
+    return telegram_fast.iter_fast_frames(path, _Rules(path, tz), rejects, pool=pool, in_flight=in_flight)
 
 
 def _stream_rows(

@@ -245,7 +245,8 @@ def iter_fast_frames(
         root, start, indent = found
         meta = {k: root[k] for k in ("name", "id", "type") if k in root}
         chat = rules.base(meta)
-        pieces = _pieces(fh, data, start, b"\n" + indent + b"{", total)
+        cut_at = b"\n" + indent + b"{"
+        pieces = _pieces(fh, data, start, cut_at, total)
         if pool is None:
             records = 0
             try:
@@ -256,7 +257,7 @@ def iter_fast_frames(
             except _Cut as exc:
                 raise Unexpected(records, str(exc)) from None
         else:
-            yield from _in_workers(chat, pieces, b"\n" + indent + b"{", total, rules, rejects, pool, in_flight)
+            yield from _in_workers(chat, pieces, cut_at, total, rules, rejects, pool, in_flight)
 
 
 class _Cut(Exception):
