@@ -129,3 +129,46 @@ def test_tokens_piece_by_piece_equal_the_pattern_on_the_whole_text(text: str) ->
     """The cached piece-by-piece tokenizer gives exactly the word pattern's tokens of the whole text (no token
     spans whitespace, Unicode spaces included)."""
     assert learned._words(text) == learned._WORD.findall(text)
+
+
+def _cells_by_lookup(model: LinearTextModel, texts: list[str]) -> list[dict[int, int]]:
+    """Each text's known features counted the plain way: every string of ``text_features`` looked up."""
+    counted: list[dict[int, int]] = []
+    for text in texts:
+        found: dict[int, int] = {}
+        for col in map(model.index.get, text_features(text)):
+            if col is not None:
+                found[col] = found.get(col, 0) + 1
+        counted.append(found)
+    return counted
+
+
+def _cells_counted(model: LinearTextModel, texts: list[str]) -> list[dict[int, int]]:
+    rows, cols = model.feature_cells(texts)
+    counted: list[dict[int, int]] = [{} for _ in texts]
+    for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+        counted[row][col] = counted[row].get(col, 0) + 1
+    return counted
+
+
+SHIPPED_EN = load_shipped("en")
+_PIECES = ["the", "dip", "buy", "up", "not", "good", " ", "  ", "\t", "\u00a0", "!", "?", ".", "-", "'", "$ETH"]
+_PIECES += ["$eth.X", "12%", "3.5", "http://x.co/a", "HTTPS://Y.IO", "www.", "🚀", "\ufe0f", "🏽", "ΣΑΣ", "İ", "é"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join), max_size=6))
+def test_feature_cells_are_the_looked_up_features(texts: list[str]) -> None:
+    """The cached, id-based features of a batch are exactly the feature strings' columns, text by text (the
+    shipped English model's vocabulary; links, cashtags, numbers, emoji and Unicode case and spaces included)."""
+    assert _cells_counted(SHIPPED_EN, texts) == _cells_by_lookup(SHIPPED_EN, texts)
+
+
+def test_feature_cells_on_a_model_fitted_here() -> None:
+    """A model of a few texts (every bigram of its vocabulary is made of its unigrams) finds the same cells on new
+    text, in batches of any size, with a cache that was filled by other texts first."""
+    arrays, _ = fit_linear(TEXTS, LABELS, np.zeros((len(TEXTS), 1)), ("x",))
+    model = LinearTextModel.from_arrays(arrays, {})
+    new = ["shares jump after record quarter", "Shares JUMP, record revenue 🚀 https://t.co/x", "", "  ", *TEXTS[:5]]
+    assert _cells_counted(model, new) == _cells_by_lookup(model, new)
+    assert [_cells_counted(model, [t])[0] for t in new] == _cells_by_lookup(model, new)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
-from itertools import pairwise
+from itertools import chain, pairwise
 from pathlib import Path
 
 import numpy as np
@@ -38,17 +38,29 @@ _WORD = re.compile(r"_[a-z]+_|[^\W\d_]+(?:['’][^\W\d_]+)*|[!?]|[^\w\s.,;:'\"()
 def text_features(text: str) -> list[str]:
     """Unigrams and bigrams of the normalised words: links, cashtags and numbers become placeholders
     (``_url_``, ``_cashtag_``, ``_num_``): what a headline links to or which ticker it names is not its tone."""
+    words = _words(_normalise(text, _has_link(text)))
+    return words + [f"{a} {b}" for a, b in pairwise(words)]
+
+
+def _has_link(text: str) -> bool:
+    """Whether links are masked in ``text`` (checked on the whole text: the check is case-sensitive, the masking
+    is not)."""
+    return "http" in text or "www." in text
+
+
+def _normalise(text: str, links: bool) -> str:
+    """The text the word pattern reads. Every step is local to a whitespace-separated piece (no pattern matches
+    whitespace, lower-casing looks no further than the piece), so a text's words are its pieces' words in order."""
     if not text.isascii():
         text = normalise_emoji(text)
-    if "http" in text or "www." in text:
+    if links:
         text = _URL.sub(" _url_ ", text)
     if "$" in text:
         text = _CASHTAG.sub(" _cashtag_ ", text)
     text = text.lower()
     if _DIGIT.search(text):
         text = _NUMBER.sub(" _num_ ", text)
-    words = _words(text)
-    return words + [f"{a} {b}" for a, b in pairwise(words)]
+    return text
 
 
 _PIECES: dict[str, list[str]] = {}  # tokens of each whitespace-separated piece seen (chat reuses its words)
@@ -82,6 +94,7 @@ class LinearTextModel:
     dense_coef: np.ndarray  # (dense features, classes)
     intercept: np.ndarray  # (classes,)
     card: dict[str, object]
+    _table: _WordTable | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], card: dict[str, object]) -> LinearTextModel:
@@ -120,17 +133,10 @@ class LinearTextModel:
         """(texts, classes) probabilities: TF-IDF with sublinear tf and l2 norm over the known features, plus the
         dense columns, then the softmax of the linear scores (scikit-learn's multinomial logistic regression)."""
         n, width = len(texts), len(self.idf)
-        get = self.index.get
-        ids: list[int] = []
-        lengths: list[int] = []
-        for text in texts:
-            found = [i for i in map(get, text_features(text)) if i is not None]
-            ids.extend(found)
-            lengths.append(len(found))
         logits = np.asarray(dense, dtype="float64").reshape(n, -1) @ self.dense_coef + self.intercept
-        if ids:
-            rows = np.repeat(np.arange(n), lengths)
-            keys, counts = np.unique(rows * width + np.asarray(ids, dtype="int64"), return_counts=True)
+        rows, cols = self.feature_cells(texts)
+        if len(rows):
+            keys, counts = np.unique(rows * width + cols, return_counts=True)
             row, col = keys // width, keys % width
             value = (1.0 + np.log(counts)) * self.idf[col]
             value /= np.sqrt(np.bincount(row, weights=value * value, minlength=n))[row]
@@ -140,6 +146,93 @@ class LinearTextModel:
         logits -= logits.max(axis=1, keepdims=True)
         exps = np.exp(logits)
         return exps / exps.sum(axis=1, keepdims=True)
+
+    def feature_cells(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(text, column) of every known feature occurrence in ``texts``, as two int64 arrays: what looking up each
+        of ``text_features(text)`` in ``index`` gives (a test checks that), found without building the feature
+        strings. Each whitespace-separated piece is normalised and tokenised once (cached as word ids); unigram
+        columns are an array lookup and bigrams are pairs of neighbouring ids, looked up in a sorted array."""
+        if self._table is None:
+            self._table = _WordTable.of(self.index)
+        return self._table.cells(texts)
+
+
+_PIECE_CACHE_LIMIT = 200_000
+
+
+@dataclass
+class _WordTable:
+    """A model's features as word ids: each word of its vocabulary has an id (``unknown`` for any other word); a
+    unigram's column is ``unigram[id]`` (-1 when not a feature), a bigram's is found by the key ``a * base + b``."""
+
+    ids: dict[str, int]
+    unknown: int
+    unigram: np.ndarray  # (words + 1,) column of each word's unigram feature, or -1
+    bigram_keys: np.ndarray  # sorted keys of the bigram features
+    bigram_cols: np.ndarray  # their columns
+    pieces: tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]] = field(
+        default_factory=lambda: ({}, {}), repr=False
+    )
+
+    @classmethod
+    def of(cls, index: dict[str, int]) -> _WordTable:
+        words = sorted({w for feature in index for w in feature.split(" ")})
+        ids = {w: i for i, w in enumerate(words)}
+        base = len(words) + 1
+        unigram = np.full(base, -1, dtype="int64")
+        keys: list[int] = []
+        cols: list[int] = []
+        for feature, col in index.items():
+            parts = feature.split(" ")
+            if len(parts) == 1:
+                unigram[ids[feature]] = col
+            elif len(parts) == 2:
+                keys.append(ids[parts[0]] * base + ids[parts[1]])
+                cols.append(col)
+        order = np.argsort(np.asarray(keys, dtype="int64"), kind="stable")
+        return cls(
+            ids=ids,
+            unknown=len(words),
+            unigram=unigram,
+            bigram_keys=np.asarray(keys, dtype="int64")[order],
+            bigram_cols=np.asarray(cols, dtype="int64")[order],
+        )
+
+    def _piece(self, piece: str, links: bool) -> tuple[int, ...]:
+        cache = self.pieces[links]
+        if len(cache) > _PIECE_CACHE_LIMIT:
+            cache.clear()
+        get, unknown = self.ids.get, self.unknown
+        found = cache[piece] = tuple(get(w, unknown) for w in _WORD.findall(_normalise(piece, links)))
+        return found
+
+    def cells(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        plain, linked = self.pieces
+        parts: list[tuple[int, ...]] = []  # word ids of each piece of each text, in order
+        counts: list[int] = []  # pieces per text
+        for text in texts:
+            links = "http" in text or "www." in text
+            pieces = text.split()
+            got = list(map((linked if links else plain).get, pieces))
+            if None in got:
+                got = [g if g is not None else self._piece(p, links) for g, p in zip(got, pieces, strict=True)]
+            parts += got
+            counts.append(len(got))
+        sizes = np.fromiter(map(len, parts), dtype="int64", count=len(parts))
+        ids = np.fromiter(chain.from_iterable(parts), dtype="int64", count=int(sizes.sum()))
+        rows = np.repeat(np.repeat(np.arange(len(texts), dtype="int64"), counts), sizes)
+        uni = self.unigram[ids]
+        known = uni >= 0
+        out_rows, out_cols = [rows[known]], [uni[known]]
+        if len(self.bigram_keys) and len(ids) > 1:
+            same = rows[1:] == rows[:-1]
+            first = np.flatnonzero(same & (ids[:-1] != self.unknown) & (ids[1:] != self.unknown))
+            keys = ids[first] * (self.unknown + 1) + ids[first + 1]
+            at = np.minimum(np.searchsorted(self.bigram_keys, keys), len(self.bigram_keys) - 1)
+            hit = self.bigram_keys[at] == keys
+            out_rows.append(rows[first[hit]])
+            out_cols.append(self.bigram_cols[at[hit]])
+        return np.concatenate(out_rows), np.concatenate(out_cols)
 
 
 def fit_linear(
