@@ -219,7 +219,9 @@ class CryptoVader(SentimentIntensityAnalyzer):
             joined = " ".join(lower)  # every idiom VADER checks is a run of these words
             idioms = any(k in joined for k in _IDIOMS)
         n = len(words)
-        sentiments: list[float] = [0] * n  # VADER's 0 for words outside the lexicon and for boosters
+        but = "but" in lower
+        sentiments: list[float] = [0] * n if but else []  # every word's valence only for the "but" rule
+        found: list[float] = []  # else the lexicon words' valences, in order (all that the scores need)
         for i in [i for i, low in enumerate(lower) if low in lexicon]:
             low = lower[i]
             if low in BOOSTER_DICT or (low == "kind" and i < n - 1 and lower[i + 1] == "of"):
@@ -230,15 +232,30 @@ class CryptoVader(SentimentIntensityAnalyzer):
                 valence = lexicon[low]
                 if idioms and i > 2 and lower[i - 3] not in lexicon:
                     valence = self._special_idioms_check(valence, lower, i)
-                sentiments[i] = valence
             else:
-                sentiments[i] = self._valence(words, lower, i, is_cap_diff, idioms)
-        if "but" in lower:
-            sentiments = self._but_check(lower, sentiments)
-        return _score_valence(sentiments, text)
+                valence = self._valence(words, lower, i, is_cap_diff, idioms, context)
+            if but:
+                sentiments[i] = valence
+            elif valence:
+                found.append(valence)
+        if but:
+            found = [x for x in self._but_check(lower, sentiments) if x]
+        return _score_valence(found, n, text)
 
-    def _valence(self, words: list[str], lower: list[str], i: int, is_cap_diff: bool, idioms: bool = True) -> float:
-        """VADER's ``sentiment_valence`` for the lexicon word at ``i`` (``idioms=False``: the text has none)."""
+    def _valence(
+        self,
+        words: list[str],
+        lower: list[str],
+        i: int,
+        is_cap_diff: bool,
+        idioms: bool = True,
+        context: list[bool] | None = None,
+    ) -> float:
+        """VADER's ``sentiment_valence`` for the lexicon word at ``i`` (``idioms=False``: the text has none).
+
+        ``context`` (see :meth:`polarity_scores`) marks the words VADER's booster and negation rules read: a word
+        before ``i`` that is not one of them adds nothing (its booster scalar is 0, it negates nothing), so only
+        the rules that look at other words are applied for it; None means every word is looked at."""
         lexicon = self.lexicon
         item, low = words[i], lower[i]
         valence = lexicon[low]
@@ -253,17 +270,30 @@ class CryptoVader(SentimentIntensityAnalyzer):
         if item.isupper() and is_cap_diff:
             valence = valence + C_INCR if valence > 0 else valence - C_INCR
         for start_i in range(3):
-            if i > start_i and lower[i - (start_i + 1)] not in lexicon:
-                s = scalar_inc_dec(words[i - (start_i + 1)], valence, is_cap_diff)
+            j = i - (start_i + 1)
+            if j < 0 or lower[j] in lexicon:
+                continue
+            if context is None or context[j]:
+                s = scalar_inc_dec(words[j], valence, is_cap_diff)
                 if start_i == 1 and s != 0:
                     s = s * 0.95
                 if start_i == 2 and s != 0:
                     s = s * 0.9
                 valence = valence + s
                 valence = self._negation_check(valence, lower, start_i, i)
-                if start_i == 2 and idioms:
-                    valence = self._special_idioms_check(valence, lower, i)
-        return self._least_check(valence, lower, i)
+            elif start_i == 2 and lower[i - 1] in ("so", "this"):
+                valence = valence * 1.25  # the one rule of the third word back that reads another word
+            if start_i == 2 and idioms:
+                valence = self._special_idioms_check(valence, lower, i)
+        # VADER's ``_least_check``
+        if (
+            i > 0
+            and lower[i - 1] == "least"
+            and "least" not in lexicon
+            and (i == 1 or (lower[i - 2] != "at" and lower[i - 2] != "very"))
+        ):
+            valence = valence * N_SCALAR
+        return valence
 
     @staticmethod
     def _negation_check(valence: float, lower: list[str], start_i: int, i: int) -> float:  # type: ignore[override]
@@ -340,15 +370,16 @@ def _negated(word: str) -> bool:
     return word in _NEGATE or "n't" in word
 
 
-def _score_valence(sentiments: list[float], text: str) -> dict[str, float]:
-    """VADER's ``score_valence``: the same arithmetic in the same order, in one function, and a text whose words are
-    all neutral answered at once."""
-    if not sentiments:
+def _score_valence(nonzero: list[float], n_words: int, text: str) -> dict[str, float]:
+    """VADER's ``score_valence`` of a text of ``n_words`` words whose non-zero valences are ``nonzero`` (in order):
+    the same arithmetic in the same order, in one function, and a text whose words are all neutral answered at
+    once. (VADER's ``float()`` of each valence is left out: every valence is already a float or a small int, which
+    adds to a float exactly as its float does.)"""
+    if not n_words:
         return {"neg": 0.0, "neu": 0.0, "pos": 0.0, "compound": 0.0}
-    nonzero = [x for x in sentiments if x]
     if not nonzero:
         return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
-    neu_count = len(sentiments) - len(nonzero)
+    neu_count = n_words - len(nonzero)
     sum_s = float(sum(nonzero))  # the zeros add nothing
     ep_count = text.count("!")
     amplifier = (4 if ep_count > 4 else ep_count) * 0.292
@@ -365,17 +396,17 @@ def _score_valence(sentiments: list[float], text: str) -> dict[str, float]:
     neg_sum = 0.0
     for score in nonzero:
         if score > 0:
-            pos_sum += float(score) + 1
+            pos_sum += score + 1
         else:
-            neg_sum += float(score) - 1
-    if pos_sum > math.fabs(neg_sum):
+            neg_sum += score - 1
+    if pos_sum > -neg_sum:
         pos_sum += amplifier
-    elif pos_sum < math.fabs(neg_sum):
+    elif pos_sum < -neg_sum:
         neg_sum -= amplifier
-    total = pos_sum + math.fabs(neg_sum) + neu_count
+    total = pos_sum - neg_sum + neu_count
     return {
-        "neg": round(math.fabs(neg_sum / total), 3),
-        "neu": round(math.fabs(neu_count / total), 3),
-        "pos": round(math.fabs(pos_sum / total), 3),
+        "neg": round(math.fabs(neg_sum / total), 3),  # fabs: 0.0, not -0.0, when there is no negative word
+        "neu": round(neu_count / total, 3),
+        "pos": round(pos_sum / total, 3),
         "compound": round(compound, 4),
     }
