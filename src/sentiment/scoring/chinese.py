@@ -185,9 +185,9 @@ def _scores(valences: list[float], *, n_other: int, text: str) -> dict[str, floa
     elif total < 0:
         total -= emphasis
     compound = max(-1.0, min(1.0, total / math.sqrt(total * total + ALPHA)))
-    pos_sum = sum(v + 1 for v in valences if v > 0)
-    neg_sum = sum(v - 1 for v in valences if v < 0)
-    neu = n_other + sum(1 for v in valences if v == 0)
+    pos_sum = sum([v + 1 for v in valences if v > 0])
+    neg_sum = sum([v - 1 for v in valences if v < 0])
+    neu = n_other + valences.count(0)
     if pos_sum > abs(neg_sum):
         pos_sum += emphasis
     elif pos_sum < abs(neg_sum):

@@ -41,7 +41,9 @@ class MessageFacts:
                     exact.append(name)
         self._by_alias = by_alias
         # Cheap substring checks first; the word-boundary regexes run only when one of them hits.
-        self._any_names = tuple(sorted({n.lower() for n in (*exact, *folded)}))
+        # (a name holding another name as a substring is found whenever that one is: only the shortest are tried)
+        names = {n.lower() for n in (*exact, *folded)}
+        self._any_names = tuple(sorted(n for n in names if not any(m != n and m in n for m in names)))
         self._exact = _alternation(exact, 0)
         self._folded = _alternation(folded, re.IGNORECASE)
         payload = json.dumps({"rules": RULES_VERSION, "aliases": self.aliases}, sort_keys=True)

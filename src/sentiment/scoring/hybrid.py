@@ -141,10 +141,12 @@ class HybridScorer(LexiconParts, BaseScorer):
     def _modelled(self, lang: str, texts: list[str], rows: list[int], values: np.ndarray, codes: np.ndarray) -> None:
         """Lexicon scores as features of ``lang``'s model; compound = P(bullish) - P(bearish)."""
         model = self.model(lang)
-        dense = np.empty((len(texts), 3))
-        for j, text in enumerate(texts):
-            s = self.lexicon_scores(text, lang)
-            dense[j] = (s["compound"], s["pos"], s["neg"])
+        scores = (
+            map(self.english.polarity_scores, texts)
+            if lang == "en"
+            else map(self.lexicon_scores, texts, [lang] * len(texts))
+        )
+        dense = np.array([(s["compound"], s["pos"], s["neg"]) for s in scores], dtype="float64").reshape(len(texts), 3)
         proba = model.proba_many(texts, dense)
         column = {c: proba[:, k] for k, c in enumerate(model.classes)}
         bull, bear, neu = column["bullish"], column["bearish"], column["neutral"]
