@@ -94,3 +94,13 @@ def test_random_sentences_score_like_vanilla_vader(words: list[str]) -> None:
     """The fast paths (direct lexicon valence, skipped idiom checks, inlined arithmetic) never change a number."""
     text = " ".join(words)
     assert PLAIN.polarity_scores(text) == VANILLA.polarity_scores(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.lists(st.sampled_from(VOCAB), max_size=16).map(" ".join), max_size=8))
+def test_batch_features_are_the_rounded_scores(texts: list[str]) -> None:
+    """``features`` (rounded over the batch at once) gives exactly polarity_scores' compound, pos and neg."""
+    got = PLAIN.features(texts)
+    expected = [(s["compound"], s["pos"], s["neg"]) for s in map(PLAIN.polarity_scores, texts)]
+    assert got.shape == (len(texts), 3)
+    assert [tuple(row) for row in got.tolist()] == expected

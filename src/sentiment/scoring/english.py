@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 from vaderSentiment.vaderSentiment import (
     BOOSTER_DICT,
     C_INCR,
@@ -18,6 +19,7 @@ from vaderSentiment.vaderSentiment import (
 )
 
 from sentiment.scoring.lexicon import CryptoLexicon, load_crypto_lexicon, normalise_emoji
+from sentiment.scoring.rounding import round_like_python
 
 __all__ = ["CASHTAG", "CryptoVader"]
 
@@ -202,6 +204,20 @@ class CryptoVader(SentimentIntensityAnalyzer):
         "never", "without", ALL-CAPS emphasis) takes its lexicon valence directly, which is what VADER's rules
         compute for it.
         """
+        return _rounded(*self._unrounded(text))
+
+    def features(self, texts: list[str]) -> np.ndarray:
+        """compound, pos and neg of :meth:`polarity_scores` for each text, as an (n, 3) float64 array: the same
+        numbers, rounded over the whole array at once (see ``scoring.rounding``)."""
+        raw = np.array([self._unrounded(t) for t in texts], dtype="float64").reshape(len(texts), 4)
+        out = np.empty((len(texts), 3))
+        out[:, 0] = round_like_python(raw[:, 0], 4)
+        out[:, 1] = round_like_python(raw[:, 1], 3)
+        out[:, 2] = round_like_python(raw[:, 3], 3)
+        return out
+
+    def _unrounded(self, text: str) -> tuple[float, float, float, float]:
+        """compound, pos, neu, neg before VADER's rounding."""
         text = self._rewrite(text)
         tokens = text.split()
         words, lower = self._tokens(tokens)
@@ -370,15 +386,15 @@ def _negated(word: str) -> bool:
     return word in _NEGATE or "n't" in word
 
 
-def _score_valence(nonzero: list[float], n_words: int, text: str) -> dict[str, float]:
-    """VADER's ``score_valence`` of a text of ``n_words`` words whose non-zero valences are ``nonzero`` (in order):
-    the same arithmetic in the same order, in one function, and a text whose words are all neutral answered at
-    once. (VADER's ``float()`` of each valence is left out: every valence is already a float or a small int, which
-    adds to a float exactly as its float does.)"""
+def _score_valence(nonzero: list[float], n_words: int, text: str) -> tuple[float, float, float, float]:
+    """VADER's ``score_valence`` of a text of ``n_words`` words whose non-zero valences are ``nonzero`` (in order),
+    before rounding: compound, pos, neu, neg. The same arithmetic in the same order, in one function, and a text
+    whose words are all neutral answered at once. (VADER's ``float()`` of each valence is left out: every valence is
+    already a float or a small int, which adds to a float exactly as its float does.)"""
     if not n_words:
-        return {"neg": 0.0, "neu": 0.0, "pos": 0.0, "compound": 0.0}
+        return 0.0, 0.0, 0.0, 0.0
     if not nonzero:
-        return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
+        return 0.0, 0.0, 1.0, 0.0
     neu_count = n_words - len(nonzero)
     sum_s = float(sum(nonzero))  # the zeros add nothing
     ep_count = text.count("!")
@@ -404,9 +420,10 @@ def _score_valence(nonzero: list[float], n_words: int, text: str) -> dict[str, f
     elif pos_sum < -neg_sum:
         neg_sum -= amplifier
     total = pos_sum - neg_sum + neu_count
-    return {
-        "neg": round(math.fabs(neg_sum / total), 3),  # fabs: 0.0, not -0.0, when there is no negative word
-        "neu": round(neu_count / total, 3),
-        "pos": round(pos_sum / total, 3),
-        "compound": round(compound, 4),
-    }
+    # fabs: 0.0, not -0.0, for neg when there is no negative word
+    return compound, pos_sum / total, neu_count / total, math.fabs(neg_sum / total)
+
+
+def _rounded(compound: float, pos: float, neu: float, neg: float) -> dict[str, float]:
+    """VADER's rounding and dictionary of its scores."""
+    return {"neg": round(neg, 3), "neu": round(neu, 3), "pos": round(pos, 3), "compound": round(compound, 4)}

@@ -141,12 +141,11 @@ class HybridScorer(LexiconParts, BaseScorer):
     def _modelled(self, lang: str, texts: list[str], rows: list[int], values: np.ndarray, codes: np.ndarray) -> None:
         """Lexicon scores as features of ``lang``'s model; compound = P(bullish) - P(bearish)."""
         model = self.model(lang)
-        scores = (
-            map(self.english.polarity_scores, texts)
-            if lang == "en"
-            else map(self.lexicon_scores, texts, [lang] * len(texts))
-        )
-        dense = np.array([(s["compound"], s["pos"], s["neg"]) for s in scores], dtype="float64").reshape(len(texts), 3)
+        if lang == "en":
+            dense = self.english.features(texts)
+        else:
+            scores = [self.lexicon_scores(t, lang) for t in texts]
+            dense = np.array([(s["compound"], s["pos"], s["neg"]) for s in scores], dtype="float64").reshape(-1, 3)
         proba = model.proba_many(texts, dense)
         column = {c: proba[:, k] for k, c in enumerate(model.classes)}
         bull, bear, neu = column["bullish"], column["bearish"], column["neutral"]
