@@ -138,7 +138,7 @@ class CryptoVader(SentimentIntensityAnalyzer):
     def _rewrite(self, text: str) -> str:
         """:meth:`prepare` up to the chat spellings. Each rewrite runs only when a cheap check (a character or
         substring test) says it could change something."""
-        if _NEEDS_NORMALISING.search(text):
+        if not text.isascii() and _NEEDS_NORMALISING.search(text):
             text = normalise_emoji(text)
             if _ZWJ in text:
                 if self._multi_re is not None:

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sentiment.scoring.core import LABELS, BaseScorer, LexiconParts, detect_lang, label_codes, label_for
+from sentiment.scoring.core import LABELS, BaseScorer, LexiconParts, label_codes, label_for
+from sentiment.scoring.langid import detect
 from sentiment.scoring.multilingual import LANGS as LEXICON_LANGS
 
 __all__ = ["HybridScorer", "reads_as_report"]
@@ -117,7 +118,7 @@ class HybridScorer(LexiconParts, BaseScorer):
 
     def score_arrays(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Scores of a batch, language by language (the learned models predict a language's texts at once)."""
-        langs = [detect_lang(t) for t in texts]
+        langs = list(map(detect, texts))
         values = np.full((len(texts), 4), np.nan)
         codes = np.full(len(texts), _CODE["unscored"], dtype="uint8")
         groups: dict[str, list[int]] = {}
