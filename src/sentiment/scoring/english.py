@@ -119,6 +119,8 @@ class CryptoVader(SentimentIntensityAnalyzer):
         )
         # A phrase can only match where its longest word occurs: a substring test per phrase skips the regex.
         self._phrase_keys = tuple(sorted({max(p.split(), key=len) for p in self._phrases}))
+        # Any key as a substring of the case-folded text (one regex scan: faster than a scan per key).
+        self._phrase_key_re = re.compile("|".join(map(re.escape, self._phrase_keys)) or "(?!)")
         known = set(self.lexicon) | set(BOOSTER_DICT) | set(NEGATE)
         self._known = frozenset(known)
         self._word_of: dict[str, str] = {}
@@ -146,7 +148,7 @@ class CryptoVader(SentimentIntensityAnalyzer):
                 text = text.replace(_ZWJ, " ")
         if "$" in text:
             text = CASHTAG.sub(CASHTAG_TOKEN, text)
-        if self._phrase_re is not None and any(map(text.casefold().__contains__, self._phrase_keys)):
+        if self._phrase_re is not None and self._phrase_key_re.search(text.casefold()):
             text = self._phrase_re.sub(lambda m: f" {self._phrases[_phrase_key(m.group())]} ", text)
         if not text.isascii():
             text = self._emoji_re.sub(self._emoji_name, text)
