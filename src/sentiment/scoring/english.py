@@ -158,9 +158,14 @@ class CryptoVader(SentimentIntensityAnalyzer):
         """For whitespace tokens: VADER's punctuation-stripped words and their lower case (after recording in
         ``_chat_tokens`` those a chat-spelling rule applies to: an elongated word or a chat negation/intensifier).
         Cached per distinct token: chat reuses few words."""
+        lower = self._lower(tokens)
+        return list(map(self._word_of.get, tokens)), lower  # type: ignore[arg-type]
+
+    def _lower(self, tokens: list[str]) -> list[str]:
+        """The lower case of :meth:`_tokens`' words alone (both caches filled for every token)."""
         words_of, lower_of = self._word_of, self._lower_of
-        words = list(map(words_of.get, tokens))
-        if None in words:
+        lower = list(map(lower_of.get, tokens))
+        if None in lower:
             if len(words_of) + len(tokens) > _WORD_CACHE_LIMIT:
                 words_of.clear()
                 lower_of.clear()
@@ -173,8 +178,8 @@ class CryptoVader(SentimentIntensityAnalyzer):
                     low = token.lower()
                     if low in _CHAT_WORDS or _ELONGATED.search(low):
                         self._chat_tokens.add(token)
-            words = list(map(words_of.get, tokens))
-        return words, list(map(lower_of.get, tokens))  # type: ignore[return-value]
+            lower = list(map(lower_of.get, tokens))
+        return lower  # type: ignore[return-value]
 
     def _emoji_name(self, match: re.Match[str]) -> str:
         char = match.group()
@@ -222,12 +227,19 @@ class CryptoVader(SentimentIntensityAnalyzer):
         """compound, pos, neu, neg before VADER's rounding."""
         text = self._rewrite(text)
         tokens = text.split()
-        words, lower = self._tokens(tokens)
+        lower = self._lower(tokens)
         if not self._chat_tokens.isdisjoint(tokens):
             text = self._chat_words(text)
-            words, lower = self._tokens(text.split())
+            tokens = text.split()
+            lower = self._lower(tokens)
         # ALL-CAPS emphasis needs an upper-case letter; an all-lower-case text (the usual chat message) has none.
-        is_cap_diff = False if text.islower() else allcap_differential(words)
+        # Without it the rules read each word only in lower case (VADER's booster rule lower-cases it, and its
+        # upper-case checks all need the emphasis): the words are their lower case.
+        if text.islower():
+            words, is_cap_diff = lower, False
+        else:
+            words = list(map(self._word_of.get, tokens))
+            is_cap_diff = allcap_differential(words)
         lexicon = self.lexicon
         context: list[bool] | None = None
         if not _CONTEXT.isdisjoint(lower) or ("'" in text and any("n't" in w for w in lower)):
