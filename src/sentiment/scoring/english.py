@@ -54,6 +54,7 @@ _CONTEXT = frozenset(
 # them need the idiom check.
 _IDIOMS = tuple(k for k in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in k)
 _IDIOM_WORDS = frozenset(w for k in _IDIOMS for w in k.split())
+_ANY_IDIOM = re.compile("|".join(map(re.escape, _IDIOMS)))  # any of them as a substring, in one scan
 
 
 class CryptoVader(SentimentIntensityAnalyzer):
@@ -247,7 +248,7 @@ class CryptoVader(SentimentIntensityAnalyzer):
         idioms = False
         if not _IDIOM_WORDS.isdisjoint(lower):
             joined = " ".join(lower)  # every idiom VADER checks is a run of these words
-            idioms = any(k in joined for k in _IDIOMS)
+            idioms = _ANY_IDIOM.search(joined) is not None
         n = len(words)
         but = "but" in lower
         sentiments: list[float] = [0] * n if but else []  # every word's valence only for the "but" rule
