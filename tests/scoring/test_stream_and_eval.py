@@ -122,7 +122,7 @@ def test_binary_stream_equals_the_text_path_across_blocks_and_line_ends() -> Non
     text_out = io.StringIO()
     score_lines(io.StringIO(raw, newline=None), scorer, facts, text_out, workers=1, chunk=25)
     for block in (7, 64, 1 << 20):
-        chunks = stream_module._byte_chunks(io.BytesIO(raw.encode()), 25, "<stdin>", block=block)
+        chunks = stream_module._byte_chunks(io.BytesIO(raw.encode()), 25, block=block)
         assert [line.decode() for chunk in chunks for line in chunk] == expected, block
     out = io.BytesIO()
     stats = score_stream(io.BytesIO(raw.encode()), scorer, facts, out, workers=2, chunk=25)
@@ -131,10 +131,26 @@ def test_binary_stream_equals_the_text_path_across_blocks_and_line_ends() -> Non
 
 
 def test_binary_stream_names_the_line_that_is_not_utf8() -> None:
-    """A line that is not UTF-8 fails before anything of its block is written, naming stdin and the line."""
+    """A line that is not UTF-8 fails before anything of its chunk is written, naming stdin and the line."""
     data = b"gm\nto the moon\n" + b"ok \xff\xfe broken\n" + b"wagmi\n"
     out = io.BytesIO()
     with pytest.raises(EncodingError) as caught:
         score_stream(io.BytesIO(data), HybridScorer(), MessageFacts(), out, workers=1)
     assert (caught.value.path, caught.value.line) == ("<stdin>", 3)
     assert out.getvalue() == b""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_line_that_is_not_utf8_in_a_later_chunk(workers: int) -> None:
+    """Lines are decoded where they are scored (in the workers when there are some): the first line that is not
+    UTF-8 is named, even when an earlier chunk is still in flight and the bad text repeats after it; the chunks
+    before it are written whole, the chunk holding it not at all."""
+    good = [f"gm {i}" for i in range(50)]
+    bad = b"ok \xff\xfe broken"
+    data = b"\n".join([line.encode() for line in good[:45]] + [bad] + [line.encode() for line in good[45:]] + [bad])
+    out = io.BytesIO()
+    with pytest.raises(EncodingError) as caught:
+        score_stream(io.BytesIO(data + b"\n"), HybridScorer(), MessageFacts(), out, workers=workers, chunk=20)
+    assert (caught.value.path, caught.value.line) == ("<stdin>", 46)
+    written = out.getvalue().decode().splitlines()
+    assert [json.loads(r)["text"] for r in written] == good[:40]  # chunks 1-2 (lines 1-40); chunk 3 holds line 46

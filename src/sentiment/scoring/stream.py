@@ -97,13 +97,12 @@ def _chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def _byte_chunks(stream: BinaryIO, size: int, name: str, block: int = 1 << 22) -> Iterator[list[bytes]]:
+def _byte_chunks(stream: BinaryIO, size: int, block: int = 1 << 22) -> Iterator[list[bytes]]:
     """Lists of up to ``size`` lines of a binary stream, read in blocks and split in C, without their line ends
-    (``\\n``, ``\\r\\n`` or a lone ``\\r``, as text mode reads them). Raises EncodingError naming the first line
-    that is not UTF-8."""
+    (``\n``, ``\r\n`` or a lone ``\r``, as text mode reads them). Not decoded here: each distinct line is decoded
+    where it is scored (see :func:`_run`)."""
     rest = b""
     pending: list[bytes] = []
-    seen = 0  # lines before this block, for the error's line number
     while True:
         data = stream.read(block)
         if data.endswith(b"\r"):  # a CRLF split across two blocks is one line end
@@ -116,8 +115,6 @@ def _byte_chunks(stream: BinaryIO, size: int, name: str, block: int = 1 << 22) -
             rest = lines.pop()
         else:
             lines, rest = ([rest] if rest else []), b""
-        _check_utf8(lines, seen, name)
-        seen += len(lines)
         pending.extend(lines)
         while len(pending) >= size or (not data and pending):
             yield pending[:size]
@@ -126,13 +123,14 @@ def _byte_chunks(stream: BinaryIO, size: int, name: str, block: int = 1 << 22) -
             return
 
 
-def _check_utf8(lines: list[bytes], before: int, name: str) -> None:
-    try:
-        b"\n".join(lines).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        joined = b"\n".join(lines)
-        line = before + joined.count(b"\n", 0, exc.start) + 1
-        raise EncodingError(name, "not UTF-8 text", line) from None
+def _not_utf8(name: str, start: int, lines: list[bytes]) -> EncodingError:
+    """The error for the first line of a chunk (lines ``start + 1`` on) that is not UTF-8."""
+    for i, line in enumerate(lines):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return EncodingError(name, "not UTF-8 text", start + i + 1)
+    return EncodingError(name, "not UTF-8 text")  # (a decoding failure, so some line is not)
 
 
 def score_lines(
@@ -147,7 +145,11 @@ def score_lines(
     """Write one JSON line per input line to ``out``; returns what it cost. A text already rendered (the first
     ``CACHE_LIMIT`` distinct texts are kept) is not scored again. Worker processes start only when the first chunk
     is full (a big stream) and the scorer can run in them."""
-    return _run(_chunks(lines, chunk), chunk, scorer, facts, out.write, workers, _render_in_worker, render_lines, "")
+
+    def write(rendered: Iterable[str]) -> None:
+        out.write("".join(rendered))
+
+    return _run(_chunks(lines, chunk), chunk, scorer, facts, write, workers, _render_in_worker, render_lines, "<lines>")
 
 
 def score_stream(
@@ -166,8 +168,11 @@ def score_stream(
     def local(scorer: BaseScorer, facts: MessageFacts, raw: list[bytes]) -> list[bytes]:
         return [line.encode("utf-8") for line in render_lines(scorer, facts, [b.decode("utf-8") for b in raw])]
 
-    chunks = _byte_chunks(stream, chunk, name)
-    return _run(chunks, chunk, scorer, facts, out.write, workers, _render_bytes_in_worker, local, b"")
+    def write(rendered: Iterable[bytes]) -> None:
+        out.write(b"".join(rendered))  # one write per chunk (writelines would make a system call per 8 KiB)
+
+    chunks = _byte_chunks(stream, chunk)
+    return _run(chunks, chunk, scorer, facts, write, workers, _render_bytes_in_worker, local, name)
 
 
 def _run(
@@ -175,22 +180,35 @@ def _run(
     chunk: int,
     scorer: BaseScorer,
     facts: MessageFacts,
-    write: Callable[[T], object],
+    write: Callable[[Iterable[T]], object],
     workers: int | None,
     remote: Callable[[list[T]], tuple[list[T], float]],
     local: Callable[[BaseScorer, MessageFacts, list[T]], list[T]],
-    empty: T,
+    name: str,
 ) -> StreamStats:
+    """Score ``chunks`` and write their lines in order. A line that is not UTF-8 (bytes input) fails where it is
+    decoded, in a worker or here: the chunk holding it is not written, and the EncodingError names ``name`` and the
+    first such line (every earlier line is UTF-8: earlier chunks were decoded in full, repeats included, as a repeat
+    is the same bytes as a line decoded before it)."""
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     rendered: dict[T, T] = {}
     # Texts of chunks still in flight: a repeat in a later chunk waits for their line instead of being scored
     # again (chunks are flushed in order, so it is in ``rendered`` by then, while the cache has room for it).
     in_flight: set[T] = set()
-    pending: deque[tuple[list[T], list[T], list[Future[tuple[list[T], float]] | list[T]]]] = deque()
+    pending: deque[tuple[int, list[T], list[T], list[Future[tuple[list[T], float]] | list[T]]]] = deque()
     pool: ProcessPoolExecutor | None = None
     stats = StreamStats()
+
+    def flush() -> None:
+        start, texts, new, parts = pending.popleft()
+        try:
+            stats.worker_cpu_s += _flush(texts, new, parts, rendered, in_flight, write)
+        except UnicodeDecodeError:
+            raise _not_utf8(name, start, texts) from None
+
     try:
         for texts in chunks:
+            start = stats.lines
             stats.lines += len(texts)
             if pool is None and n_workers > 1 and scorer.parallel and len(texts) == chunk and not pending:
                 pool = core._start_pool(scorer, facts, n_workers)
@@ -211,13 +229,16 @@ def _run(
                 step = -(-len(new) // n_workers)
                 parts = [pool.submit(remote, new[i : i + step]) for i in range(0, len(new), step)]
             elif new:
-                parts = [local(scorer, facts, new)]
-            pending.append((texts, new, parts))
+                try:
+                    parts = [local(scorer, facts, new)]
+                except UnicodeDecodeError:
+                    raise _not_utf8(name, start, texts) from None
+            pending.append((start, texts, new, parts))
             # Up to two chunks in flight, so the workers do not wait for this process to write.
             while len(pending) > (2 if pool is not None else 0):
-                stats.worker_cpu_s += _flush(*pending.popleft(), rendered, in_flight, write, empty)
+                flush()
         while pending:
-            stats.worker_cpu_s += _flush(*pending.popleft(), rendered, in_flight, write, empty)
+            flush()
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -230,8 +251,7 @@ def _flush(
     parts: list[Future[tuple[list[T], float]] | list[T]],
     rendered: dict[T, T],
     in_flight: set[T],
-    write: Callable[[T], object],
-    empty: T,
+    write: Callable[[Iterable[T]], object],
 ) -> float:
     """Write one chunk's lines in input order; returns the worker CPU seconds its parts took."""
     lines: list[T] = []
@@ -247,7 +267,7 @@ def _flush(
     in_flight.difference_update(new)
     if len(rendered) < CACHE_LIMIT:  # entries are never dropped: a later chunk may count on them
         rendered.update(fresh)
-        write(empty.join(map(rendered.__getitem__, texts)))  # type: ignore[attr-defined]
+        write(map(rendered.__getitem__, texts))
     else:
-        write(empty.join([fresh.get(t) or rendered[t] for t in texts]))  # type: ignore[attr-defined]
+        write([fresh.get(t) or rendered[t] for t in texts])
     return cpu
