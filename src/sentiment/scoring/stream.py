@@ -169,7 +169,11 @@ def score_stream(
         return [line.encode("utf-8") for line in render_lines(scorer, facts, [b.decode("utf-8") for b in raw])]
 
     def write(rendered: Iterable[bytes]) -> None:
-        out.write(b"".join(rendered))  # one write per chunk (writelines would make a system call per 8 KiB)
+        # Joined ~1,000 lines at a time: a chunk joined whole is a new multi-MiB buffer, page-faulted in afresh for
+        # every chunk; these slices reuse freed memory (writelines would make a system call per 8 KiB).
+        lines = iter(rendered)
+        while piece := b"".join(islice(lines, 1_024)):
+            out.write(piece)
 
     chunks = _byte_chunks(stream, chunk)
     return _run(chunks, chunk, scorer, facts, write, workers, _render_bytes_in_worker, local, name)
