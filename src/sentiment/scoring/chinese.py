@@ -143,8 +143,12 @@ class ChineseScorer:
 
     def polarity_scores(self, text: str) -> dict[str, float]:
         """compound in [-1, 1] (VADER's normalisation) and pos/neu/neg shares, as VADER returns them."""
+        return _rounded(*self.unrounded(text))
+
+    def unrounded(self, text: str) -> tuple[float, float, float, float]:
+        """compound, pos, neu, neg of :meth:`polarity_scores` before rounding (a batch is rounded at once)."""
         if not self._hint.search(text):
-            return _scores([], n_other=1 if text.strip() else 0, text=text)
+            return _unrounded_scores([], n_other=1 if text.strip() else 0, text=text)
         valences: list[float] = []
         n_other = 0
         negate = 1.0
@@ -171,13 +175,23 @@ class ChineseScorer:
                         neg_left -= 1
                         if neg_left == 0:
                             negate = 1.0
-        return _scores(valences, n_other=n_other, text=text)
+        return _unrounded_scores(valences, n_other=n_other, text=text)
 
 
 def _scores(valences: list[float], *, n_other: int, text: str) -> dict[str, float]:
-    """VADER's ``score_valence`` arithmetic over a list of word valences (other words count as neutral)."""
+    """:func:`_unrounded_scores`, rounded as VADER rounds them."""
+    return _rounded(*_unrounded_scores(valences, n_other=n_other, text=text))
+
+
+def _rounded(compound: float, pos: float, neu: float, neg: float) -> dict[str, float]:
+    return {"neg": round(neg, 3), "neu": round(neu, 3), "pos": round(pos, 3), "compound": round(compound, 4)}
+
+
+def _unrounded_scores(valences: list[float], *, n_other: int, text: str) -> tuple[float, float, float, float]:
+    """VADER's ``score_valence`` arithmetic over a list of word valences (other words count as neutral), before
+    rounding: compound, pos, neu, neg."""
     if not valences and not n_other:
-        return {"neg": 0.0, "neu": 0.0, "pos": 0.0, "compound": 0.0}
+        return 0.0, 0.0, 0.0, 0.0
     total = sum(valences)
     emphasis = min(text.count("!") + text.count("！"), 4) * EXCLAIM_STEP
     if total > 0:
@@ -193,12 +207,7 @@ def _scores(valences: list[float], *, n_other: int, text: str) -> dict[str, floa
     elif pos_sum < abs(neg_sum):
         neg_sum -= emphasis
     denom = pos_sum + abs(neg_sum) + neu
-    return {
-        "neg": round(abs(neg_sum / denom), 3),
-        "neu": round(abs(neu / denom), 3),
-        "pos": round(abs(pos_sum / denom), 3),
-        "compound": round(compound, 4),
-    }
+    return compound, abs(pos_sum / denom), abs(neu / denom), abs(neg_sum / denom)
 
 
 def _table_path(lexicon: ZhLexicon) -> Path:

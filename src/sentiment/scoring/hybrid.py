@@ -23,6 +23,7 @@ import numpy as np
 from sentiment.scoring.core import LABELS, BaseScorer, LexiconParts, label_codes, label_for
 from sentiment.scoring.langid import detect
 from sentiment.scoring.multilingual import LANGS as LEXICON_LANGS
+from sentiment.scoring.rounding import round_like_python
 
 __all__ = ["HybridScorer", "reads_as_report"]
 
@@ -127,7 +128,12 @@ class HybridScorer(LexiconParts, BaseScorer):
         for lang, rows in groups.items():
             if lang in MODEL_LANGS:
                 self._modelled(lang, [texts[i] for i in rows], rows, values, codes)
-            elif lang == "zh" or lang in LEXICON_LANGS or lang == "und":
+            elif lang == "zh":
+                raw = np.array([self.chinese.unrounded(texts[i]) for i in rows], dtype="float64").reshape(-1, 4)
+                scores = np.column_stack([round_like_python(raw[:, 0], 4), round_like_python(raw[:, 1:], 3)])
+                values[rows] = scores
+                codes[rows] = label_codes(scores[:, 0])
+            elif lang in LEXICON_LANGS or lang == "und":
                 for i in rows:
                     text = texts[i]
                     if lang == "und" and not text.strip():
