@@ -252,6 +252,10 @@ class CryptoVader(SentimentIntensityAnalyzer):
         n = len(words)
         but = "but" in lower
         sentiments: list[float] = [0] * n if but else []  # every word's valence only for the "but" rule
+        if context is None and not (idioms or is_cap_diff or but):
+            # No word any rule reads (boosters are context words; "kind of" is an idiom): every lexicon word keeps
+            # its valence, and the scores need only the non-zero ones, in order.
+            return _score_valence(list(filter(None, map(lexicon.get, lower))), n, text)
         found: list[float] = []  # else the lexicon words' valences, in order (all that the scores need)
         for i in [i for i, low in enumerate(lower) if low in lexicon]:
             low = lower[i]
