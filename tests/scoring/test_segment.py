@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import jieba
@@ -175,3 +178,20 @@ def test_table_folder_of_another_user_is_not_used(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(chinese.os, "getuid", lambda: 12345)
     with pytest.raises(OSError, match="another user"):
         chinese._table_path(LEXICON)
+
+
+def test_a_saved_table_needs_no_jieba_import(plain: tuple[jieba.Tokenizer, Segmenter], tmp_path: Path) -> None:
+    """The saved table carries jieba's block and gap patterns: a process that reads it (a scoring worker) segments
+    like jieba without importing jieba (~0.1 s per worker)."""
+    tk, seg = plain
+    path = tmp_path / "table.npz"
+    seg.save(path)
+    code = (
+        "import sys, json; from sentiment.scoring.segment import Segmenter; "
+        f"s = Segmenter.from_file({str(path)!r}); "
+        f"print(json.dumps([s.cut(t) for t in {HAND_PICKED!r}])); print('jieba' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    tokens, jieba_loaded = done.stdout.splitlines()
+    assert json.loads(tokens) == [tk.lcut(t, HMM=False) for t in HAND_PICKED]
+    assert jieba_loaded == "False"

@@ -22,7 +22,7 @@ ALPHA = 15.0  # VADER's normalisation constant: compound = s / sqrt(s^2 + alpha)
 _BOUNDARY = frozenset("，。！？；：,.!?;:…~～\n")
 _SKIP = re.compile(r"^[\s\W_]+$")
 _CACHE_LIMIT = 200_000
-TABLE_FORMAT = 1  # bump when the saved segmentation table's layout or meaning changes
+TABLE_FORMAT = 2  # bump when the saved segmentation table's layout or meaning changes (2: jieba's patterns)
 log = logging.getLogger(__name__)
 
 

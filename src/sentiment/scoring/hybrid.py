@@ -127,7 +127,7 @@ class HybridScorer(LexiconParts, BaseScorer):
             groups.setdefault(lang, []).append(i)
         for lang, rows in groups.items():
             if lang in MODEL_LANGS:
-                self._modelled(lang, [texts[i] for i in rows], rows, values, codes)
+                self._modelled(lang, list(map(texts.__getitem__, rows)), rows, values, codes)
             elif lang == "zh":
                 raw = np.array([self.chinese.unrounded(texts[i]) for i in rows], dtype="float64").reshape(-1, 4)
                 scores = np.column_stack([round_like_python(raw[:, 0], 4), round_like_python(raw[:, 1:], 3)])

@@ -9,7 +9,9 @@ and repeated blocks answered from a bounded cache.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from collections.abc import Mapping
 from math import log
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -37,18 +39,26 @@ class Segmenter:
     Not thread-safe; not picklable (jieba's tokenizer holds a lock): owners drop it when pickled, rebuild it after.
     """
 
-    def __init__(self, tokenizer: jieba.Tokenizer | None, cache_limit: int = CACHE_LIMIT) -> None:
+    def __init__(
+        self,
+        tokenizer: jieba.Tokenizer | None,
+        cache_limit: int = CACHE_LIMIT,
+        patterns: tuple[re.Pattern[str], re.Pattern[str]] | None = None,
+    ) -> None:
         self.tokenizer = tokenizer
         self.cache_limit = cache_limit
         self._table: dict[str, float] | None = None
         self._fallback = 0.0  # jieba's log(1) - logtotal for a character that is no word
         self._stamp: tuple[int, int] = (0, 0)
         self._cache: dict[str, tuple[str, ...]] = {}
-        # jieba's own block and gap patterns; imported here so that importing this module (the CLI, the parent of
-        # the scoring workers) does not import jieba and its pkg_resources (~0.3 s).
-        from jieba import re_han_default, re_skip_default
+        if patterns is None:
+            # jieba's own block and gap patterns; imported here so that importing this module (the CLI, the parent
+            # of the scoring workers) does not import jieba and its pkg_resources (~0.1-0.3 s). A table read from
+            # a file carries them: a scoring worker does not import jieba at all.
+            from jieba import re_han_default, re_skip_default
 
-        self._re_han, self._re_skip = re_han_default, re_skip_default
+            patterns = (re_han_default, re_skip_default)
+        self._re_han, self._re_skip = patterns
 
     @classmethod
     def from_file(cls, path: Path, cache_limit: int = CACHE_LIMIT) -> Segmenter:
@@ -59,13 +69,14 @@ class Segmenter:
                 words = bytes(data["words"]).decode("utf-8").split("\n")
                 values = data["logp"].tolist()
                 fallback = float(data["fallback"])
+                patterns = (_pattern(data, "han"), _pattern(data, "skip"))
         except OSError:
             raise
         except Exception as exc:  # a damaged archive fails in many ways (BadZipFile, EOFError, KeyError, ...)
             raise ValueError(f"{path}: not a segmentation table ({exc})") from exc
         if len(words) != len(values):
             raise ValueError(f"{path}: {len(words)} words but {len(values)} values")
-        seg = cls(None, cache_limit)
+        seg = cls(None, cache_limit, patterns)
         seg._table = dict(zip(words, [_PREFIX if v != v else v for v in values], strict=True))
         seg._fallback = fallback
         return seg
@@ -79,7 +90,14 @@ class Segmenter:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, words=np.frombuffer(words, dtype="uint8"), logp=logp, fallback=np.float64(self._fallback))
+                np.savez(
+                    f,
+                    words=np.frombuffer(words, dtype="uint8"),
+                    logp=logp,
+                    fallback=np.float64(self._fallback),
+                    **_pattern_arrays("han", self._re_han),
+                    **_pattern_arrays("skip", self._re_skip),
+                )
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -195,3 +213,16 @@ class Segmenter:
         if buf:
             words.append(buf)
         return tuple(words)
+
+
+def _pattern_arrays(name: str, pattern: re.Pattern[str]) -> dict[str, np.ndarray]:
+    """A compiled pattern as two arrays (its source as UTF-8 bytes, its flags), for :meth:`Segmenter.save`."""
+    return {
+        name: np.frombuffer(pattern.pattern.encode("utf-8"), dtype="uint8"),
+        f"{name}_flags": np.int64(pattern.flags),
+    }
+
+
+def _pattern(data: Mapping[str, np.ndarray], name: str) -> re.Pattern[str]:
+    """The pattern saved by :func:`_pattern_arrays` (``re.UNICODE`` is implied for a str pattern and not passed)."""
+    return re.compile(bytes(data[name]).decode("utf-8"), int(data[f"{name}_flags"]) & ~re.UNICODE)

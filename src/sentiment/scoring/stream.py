@@ -77,8 +77,8 @@ def _render_bytes_in_worker(raw: list[bytes]) -> tuple[list[bytes], float]:
     assert core._WORKER is not None, "worker not initialised"
     scorer, facts = core._WORKER
     started = time.process_time()
-    lines = render_lines(scorer, facts or MessageFacts(), [b.decode("utf-8") for b in raw])
-    return [line.encode("utf-8") for line in lines], time.process_time() - started
+    lines = render_lines(scorer, facts or MessageFacts(), list(map(bytes.decode, raw)))  # (UTF-8)
+    return list(map(str.encode, lines)), time.process_time() - started
 
 
 @dataclass
