@@ -1,5 +1,5 @@
 """``python -m sentiment``: the same CLI as the ``sentiment`` console script."""
 
-from sentiment.cli import main
+from sentiment.entry import main
 
 main()

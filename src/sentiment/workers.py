@@ -7,7 +7,7 @@ import multiprocessing
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 
-__all__ = ["PRELOAD", "can_start_workers", "worker_context"]
+__all__ = ["PRELOAD", "can_start_workers", "start_worker_server", "worker_context"]
 
 # What every worker of the package imports. A process has one fork server, started by its first pool with the
 # preload set at that time: each pool asks for this list plus what it alone needs (a parse pool: the reader), so a
@@ -28,3 +28,15 @@ def worker_context(*also: str) -> BaseContext:
 def can_start_workers() -> bool:
     """Whether this process may have worker processes (a daemonic one, e.g. a Dask worker's, may not)."""
     return not multiprocessing.current_process().daemon
+
+
+def start_worker_server(*also: str) -> None:
+    """Start this process's fork server now, preloaded as :func:`worker_context` would preload it, without waiting:
+    it imports its modules while the caller goes on, and the first pool forks its workers from it once it is ready.
+    A no-op where there is no fork server or one is running already."""
+    if "forkserver" not in get_all_start_methods() or not can_start_workers():
+        return
+    from multiprocessing import forkserver
+
+    worker_context(*also)
+    forkserver.ensure_running()
