@@ -30,6 +30,7 @@ __all__ = ["HybridScorer", "reads_as_report"]
 MODEL_LANGS = ("en", "id")
 _CODE = {label: i for i, label in enumerate(LABELS)}
 _LINK = re.compile(r"(?i)https?://|www\.")
+_SYMBOL = re.compile("[\u2190-\U0010ffff]")  # arrows, symbols, emoji and everything after them
 _CAPS_WORD = re.compile(r"(?<![$\w])[A-Za-z][A-Za-z'’&.-]+")
 # Signs of a person talking: first/second person, chat abbreviations, as chat writes them (lower case; a
 # headline's "You" or a ticker such as GM is not one), and the capital I.
@@ -48,7 +49,7 @@ def reads_as_report(text: str) -> bool:
     capitalised), and has no first/second person, chat abbreviation or emoji."""
     if text.islower() and "http" not in text and "www." not in text:
         return False  # no capital and no link: neither a headline nor a link to one (the usual chat message)
-    if not text.isascii() and any(ord(ch) >= 0x2190 for ch in text):
+    if not text.isascii() and _SYMBOL.search(text):
         return False  # arrows, symbols and emoji are chat, not headlines
     words = _CAPS_WORD.findall(text)
     if any(w in _CHAT_WORDS for w in words):
