@@ -177,3 +177,28 @@ def test_language_detection_shortcuts_equal_the_full_checks(text: str) -> None:
     whole = not langid._NOT_ENGLISH.isdisjoint(langid._SPLIT.split(lowered))
     assert langid._has_foreign_word(lowered) == whole
     assert langid._has_foreign_word(lowered) == whole  # again, from the cache
+
+
+_ZH_PIECES = ["要涨了", "又跌了", "不太好", "非常好", "割韭菜", "梭哈", "！", "，", "🚀"]
+_ZH_PIECES += ["这个项目", "没问题", " ", "好"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_ZH_PIECES), min_size=1, max_size=8).map("".join), max_size=12))
+def test_chinese_batch_equals_one_text_at_a_time(texts: list[str]) -> None:
+    """The hybrid scores a batch's Chinese texts unrounded and rounds them as one array: the same numbers and labels
+    as the Chinese scorer's own polarity_scores and label rule, text by text."""
+    from sentiment.scoring.core import LABELS, label_for
+
+    hybrid = _HYBRID
+    values, codes, langs = hybrid.score_arrays(texts)
+    assert len(langs) == len(texts)
+    for text, row, code, lang in zip(texts, values.tolist(), codes.tolist(), langs, strict=True):
+        if lang != "zh":
+            continue
+        s = hybrid.chinese.polarity_scores(text)
+        assert row == [s["compound"], s["pos"], s["neu"], s["neg"]]
+        assert LABELS[code] == label_for(s["compound"])
+
+
+_HYBRID = HybridScorer()

@@ -99,7 +99,7 @@ def _chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
 
 def _byte_chunks(stream: BinaryIO, size: int, block: int = 1 << 22) -> Iterator[list[bytes]]:
     """Lists of up to ``size`` lines of a binary stream, read in blocks and split in C, without their line ends
-    (``\n``, ``\r\n`` or a lone ``\r``, as text mode reads them). Not decoded here: each distinct line is decoded
+    (``\\n``, ``\\r\\n`` or a lone ``\\r``, as text mode reads them). Not decoded here: each distinct line is decoded
     where it is scored (see :func:`_run`)."""
     rest = b""
     pending: list[bytes] = []
