@@ -19,7 +19,7 @@ def main() -> None:
     if starts_workers_at_once(sys.argv[1:], sys.stdin):
         from sentiment.workers import start_worker_server
 
-        start_worker_server("sentiment.scoring.hybrid")
+        start_worker_server()  # (preloads the scoring modules, the hybrid scorer's among them)
     from sentiment.cli import main as cli_main
 
     cli_main()

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from sentiment.scoring.lexicon import ZhLexicon, load_zh_lexicon, normalise_emoji
+from sentiment.scoring.rounding import rounded_scores
 from sentiment.scoring.segment import Segmenter
 
 __all__ = ["ChineseScorer"]
@@ -143,7 +144,7 @@ class ChineseScorer:
 
     def polarity_scores(self, text: str) -> dict[str, float]:
         """compound in [-1, 1] (VADER's normalisation) and pos/neu/neg shares, as VADER returns them."""
-        return _rounded(*self.unrounded(text))
+        return rounded_scores(*self.unrounded(text))
 
     def unrounded(self, text: str) -> tuple[float, float, float, float]:
         """compound, pos, neu, neg of :meth:`polarity_scores` before rounding (a batch is rounded at once)."""
@@ -181,11 +182,7 @@ class ChineseScorer:
 
 def _scores(valences: list[float], *, n_other: int, text: str) -> dict[str, float]:
     """:func:`_unrounded_scores`, rounded as VADER rounds them."""
-    return _rounded(*_unrounded_scores(valences, n_other=n_other, text=text))
-
-
-def _rounded(compound: float, pos: float, neu: float, neg: float) -> dict[str, float]:
-    return {"neg": round(neg, 3), "neu": round(neu, 3), "pos": round(pos, 3), "compound": round(compound, 4)}
+    return rounded_scores(*_unrounded_scores(valences, n_other=n_other, text=text))
 
 
 def _unrounded_scores(valences: list[float], *, n_other: int, text: str) -> tuple[float, float, float, float]:

@@ -19,7 +19,7 @@ from vaderSentiment.vaderSentiment import (
 )
 
 from sentiment.scoring.lexicon import CryptoLexicon, load_crypto_lexicon, normalise_emoji
-from sentiment.scoring.rounding import round_like_python
+from sentiment.scoring.rounding import round_scores, rounded_scores
 
 __all__ = ["CASHTAG", "CryptoVader"]
 
@@ -212,17 +212,12 @@ class CryptoVader(SentimentIntensityAnalyzer):
         "never", "without", ALL-CAPS emphasis) takes its lexicon valence directly, which is what VADER's rules
         compute for it.
         """
-        return _rounded(*self._unrounded(text))
+        return rounded_scores(*self._unrounded(text))
 
     def features(self, texts: list[str]) -> np.ndarray:
         """compound, pos and neg of :meth:`polarity_scores` for each text, as an (n, 3) float64 array: the same
         numbers, rounded over the whole array at once (see ``scoring.rounding``)."""
-        raw = np.array([self._unrounded(t) for t in texts], dtype="float64").reshape(len(texts), 4)
-        out = np.empty((len(texts), 3))
-        out[:, 0] = round_like_python(raw[:, 0], 4)
-        out[:, 1] = round_like_python(raw[:, 1], 3)
-        out[:, 2] = round_like_python(raw[:, 3], 3)
-        return out
+        return round_scores(np.array([self._unrounded(t) for t in texts], dtype="float64"))[:, [0, 1, 3]]
 
     def _unrounded(self, text: str) -> tuple[float, float, float, float]:
         """compound, pos, neu, neg before VADER's rounding."""
@@ -441,8 +436,3 @@ def _score_valence(nonzero: list[float], n_words: int, text: str) -> tuple[float
     total = pos_sum - neg_sum + neu_count
     # fabs: 0.0, not -0.0, for neg when there is no negative word
     return compound, pos_sum / total, neu_count / total, math.fabs(neg_sum / total)
-
-
-def _rounded(compound: float, pos: float, neu: float, neg: float) -> dict[str, float]:
-    """VADER's rounding and dictionary of its scores."""
-    return {"neg": round(neg, 3), "neu": round(neu, 3), "pos": round(pos, 3), "compound": round(compound, 4)}

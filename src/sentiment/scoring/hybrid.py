@@ -23,7 +23,7 @@ import numpy as np
 from sentiment.scoring.core import LABELS, BaseScorer, LexiconParts, label_codes, label_for
 from sentiment.scoring.langid import detect
 from sentiment.scoring.multilingual import LANGS as LEXICON_LANGS
-from sentiment.scoring.rounding import round_like_python
+from sentiment.scoring.rounding import round_scores
 
 __all__ = ["HybridScorer", "reads_as_report"]
 
@@ -130,8 +130,7 @@ class HybridScorer(LexiconParts, BaseScorer):
             if lang in MODEL_LANGS:
                 self._modelled(lang, list(map(texts.__getitem__, rows)), rows, values, codes)
             elif lang == "zh":
-                raw = np.array([self.chinese.unrounded(texts[i]) for i in rows], dtype="float64").reshape(-1, 4)
-                scores = np.column_stack([round_like_python(raw[:, 0], 4), round_like_python(raw[:, 1:], 3)])
+                scores = round_scores(np.array([self.chinese.unrounded(texts[i]) for i in rows], dtype="float64"))
                 values[rows] = scores
                 codes[rows] = label_codes(scores[:, 0])
             elif lang in LEXICON_LANGS or lang == "und":

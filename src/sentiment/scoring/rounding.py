@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["round_like_python"]
+__all__ = ["round_like_python", "round_scores", "rounded_scores"]
 
 # Scaled scores are at most ~1e4 here, so the scaling's error is ~1e-12: far inside this margin.
 _NEAR_TIE = 1e-6
@@ -31,3 +31,14 @@ def round_like_python(values: np.ndarray, digits: int) -> np.ndarray:
     if slow.any():
         out[slow] = [round(v, digits) if v == v and abs(v) != float("inf") else v for v in values[slow].tolist()]
     return out
+
+
+def rounded_scores(compound: float, pos: float, neu: float, neg: float) -> dict[str, float]:
+    """VADER's dictionary of scores, rounded as VADER rounds them (compound to 4 decimals, the shares to 3)."""
+    return {"neg": round(neg, 3), "neu": round(neu, 3), "pos": round(pos, 3), "compound": round(compound, 4)}
+
+
+def round_scores(raw: np.ndarray) -> np.ndarray:
+    """:func:`rounded_scores` over an (n, 4) array of compound, pos, neu, neg: the same floats, as an array."""
+    raw = np.asarray(raw, dtype="float64").reshape(-1, 4)
+    return np.column_stack([round_like_python(raw[:, 0], 4), round_like_python(raw[:, 1:], 3)])
